@@ -14,3 +14,9 @@ os.environ.setdefault("HF_DATASETS_CACHE", os.path.join(_TMP, "hf_datasets"))
 os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(_TMP, "gradio"))
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001 - pytest hook signature
+    import shutil
+
+    shutil.rmtree(_TMP, ignore_errors=True)
