@@ -1,0 +1,87 @@
+"""TRL-style configs for Florenz seq2seq training: a dataclass on top of `Seq2SeqTrainingArguments`.
+
+Defaults are the paper's recipes (reference §5): continued pre-training (lr 1e-4, cosine, 100 warm-up steps,
+wd 0.01, 224 px, 128/128 tokens, task×language balancing over the 7 covered keys) and the generalist fine-tune
+(lr 5e-5, wd 0.05, 768 px, uniform over 11 keys). Everything can be overridden from YAML or flags
+(`HfArgumentParser`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import Seq2SeqTrainingArguments
+
+FREEZE_POLICIES = ("paper", "all")
+BALANCING = ("pretrain", "generalist")
+
+
+@dataclass
+class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
+    """Continued pre-training on the incomplete-coverage corpus."""
+
+    model: str = field(default="tiny-bart", metadata={"help": "A preset name or a model folder (`florenz model init`)."})
+    dataset: str = field(default="scenes", metadata={"help": "'scenes' (generated on the fly) or a release folder."})
+    seen_samples: int = field(default=2048, metadata={"help": "Training samples S; max_steps = S / global batch."})
+    max_encoder_length: int = field(default=128, metadata={"help": "Prompt tokens after the image tokens."})
+    max_decoder_length: int = field(default=128, metadata={"help": "Target tokens incl. <bos>/<eos>."})
+    image_size: int = field(default=224)
+    balancing: str = field(default="pretrain", metadata={"help": f"Task×language mix, one of {BALANCING}."})
+    caption_langs: str = field(default="en,de", metadata={"help": "Scenes: caption languages in training."})
+    translation_langs: str = field(default="de,fr,es,ru,zh", metadata={"help": "Scenes: translation targets."})
+    num_eval: int = field(default=64, metadata={"help": "Rows per eval set for in-training CE."})
+    freeze_policy: str = field(default="paper", metadata={"help": f"One of {FREEZE_POLICIES} (vision always frozen)."})
+
+    learning_rate: float = 1e-4
+    lr_scheduler_type: str = "cosine"
+    warmup_steps: float = 100
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    seed: int = 44595
+    per_device_train_batch_size: int = 32
+    logging_steps: float = 25
+    save_strategy: str = "steps"
+    save_steps: float = 500
+    save_total_limit: int | None = 2
+    eval_strategy: str = "no"
+    report_to: str | list[str] | None = "none"
+    remove_unused_columns: bool = False
+    train_sampling_strategy: str = "sequential"
+    use_cpu: bool = False
+
+    def __post_init__(self) -> None:
+        if self.balancing not in BALANCING:
+            raise ValueError(f"balancing={self.balancing!r} is not one of {BALANCING}")
+        if self.freeze_policy not in FREEZE_POLICIES:
+            raise ValueError(f"freeze_policy={self.freeze_policy!r} is not one of {FREEZE_POLICIES}")
+        for name in ("seen_samples", "max_encoder_length", "max_decoder_length", "image_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        super().__post_init__()
+        global_batch = self.per_device_train_batch_size * self.gradient_accumulation_steps * max(self.world_size, 1)
+        if self.seen_samples % global_batch:
+            raise ValueError(
+                f"seen_samples={self.seen_samples} must be a multiple of the global batch {global_batch} "
+                "(per-device batch × gradient accumulation × processes), so that S is exact"
+            )
+        self.max_steps = self.seen_samples // global_batch
+
+    @property
+    def caption_languages(self) -> tuple[str, ...]:
+        return tuple(code.strip() for code in self.caption_langs.split(",") if code.strip())
+
+    @property
+    def translation_languages(self) -> tuple[str, ...]:
+        return tuple(code.strip() for code in self.translation_langs.split(",") if code.strip())
+
+
+@dataclass
+class FlorenzSFTConfig(FlorenzPretrainConfig):
+    """Generalist fine-tuning: uniform over the 11 task×language keys, higher resolution."""
+
+    image_size: int = 768
+    balancing: str = "generalist"
+    caption_langs: str = "en,de,fr,es,ru,zh"
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.05
+    per_device_train_batch_size: int = 32
