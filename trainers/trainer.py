@@ -1,0 +1,133 @@
+"""`FlorenzSeq2SeqTrainer`: `transformers.Seq2SeqTrainer` plus the evaluations the scaling study needs.
+
+TRL's SFTTrainer is causal-only (stack notes §5), so we subclass Seq2SeqTrainer and override as little as possible:
+the default collator, and `evaluate`, which reports per-sample mean token CE on each named eval set (the
+scaling-law target, reference §6.1) and, on request, generation metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from transformers import Seq2SeqTrainer
+
+from .collator import FlorenzDataCollator
+from .metrics import bleu, per_sample_ce
+
+
+class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
+    """Seq2SeqTrainer with Florenz defaults: the Florenz collator and CE/BLEU evaluation on named eval sets.
+
+    `eval_sets` maps a name such as `caption-fr` to a sequence of corpus rows. `evaluate()` without an explicit
+    `eval_dataset` reports `eval_ce_<name>` for each set (mean over samples of the mean token CE) and, for the sets
+    in `generation_sets`, `eval_bleu_<name>` from beam-search generations.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        args: Any,
+        train_dataset: Any = None,
+        processing_class: Any = None,
+        data_collator: Any = None,
+        eval_sets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        generation_sets: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        if data_collator is None:
+            if processing_class is None:
+                raise ValueError("pass processing_class (a FlorenzProcessor) or a data_collator")
+            data_collator = FlorenzDataCollator(
+                processing_class,
+                max_encoder_length=getattr(args, "max_encoder_length", 128),
+                max_decoder_length=getattr(args, "max_decoder_length", 128),
+            )
+        super().__init__(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            processing_class=processing_class,
+            data_collator=data_collator,
+            **kwargs,
+        )
+        self.eval_sets = dict(eval_sets or {})
+        unknown = set(generation_sets) - set(self.eval_sets)
+        if unknown:
+            raise ValueError(f"generation_sets {sorted(unknown)} are not among eval_sets {sorted(self.eval_sets)}")
+        self.generation_sets = tuple(generation_sets)
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval", **gen_kwargs):
+        if eval_dataset is not None or not self.eval_sets:
+            return super().evaluate(eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **gen_kwargs)
+        metrics = {f"{metric_key_prefix}_ce_{name}": value for name, value in self.cross_entropy(self.eval_sets).items()}
+        for name in self.generation_sets:
+            rows = self.eval_sets[name]
+            hyps = self.generate_texts(rows, **gen_kwargs)
+            metrics[f"{metric_key_prefix}_bleu_{name}"] = bleu(hyps, [row["target"] for row in rows], rows[0]["language"])
+        self.log(metrics)
+        return metrics
+
+    def _batches(self, rows: Sequence[Mapping[str, Any]]) -> DataLoader:
+        return DataLoader(
+            list(rows), batch_size=self.args.per_device_eval_batch_size, shuffle=False, collate_fn=self.data_collator
+        )
+
+    @torch.no_grad()
+    def cross_entropy(
+        self, eval_sets: Mapping[str, Sequence[Mapping[str, Any]]], shuffle_images: bool = False
+    ) -> dict[str, float]:
+        """Mean over samples of the per-sample mean token CE (nats/token) for each eval set.
+
+        With `shuffle_images=True` every sample is scored with another sample's image (a cyclic shift within the
+        batch): the difference to the right-image CE measures how much the model uses the picture.
+        """
+        model = self.model
+        was_training = model.training
+        model.eval()
+        try:
+            results = {}
+            for name, rows in eval_sets.items():
+                losses = []
+                for batch in self._batches(rows):
+                    batch = batch.to(self.args.device)
+                    if shuffle_images:
+                        if batch["pixel_values"].shape[0] < 2:
+                            raise ValueError("shuffled-image CE needs eval batches of at least 2 samples")
+                        batch["pixel_values"] = batch["pixel_values"].roll(1, dims=0)
+                    logits = model(**batch).logits
+                    losses.append(per_sample_ce(logits.float(), batch["labels"]))
+                results[name] = torch.cat(losses).mean().item()
+        finally:
+            model.train(was_training)
+        return results
+
+    @torch.no_grad()
+    def generate_texts(self, rows: Sequence[Mapping[str, Any]], prefix: bool = False, **gen_kwargs: Any) -> list[str]:
+        """Decode each row's prompt (beam 4, 64 new tokens unless overridden); `prefix` forces the language prefix."""
+        gen_kwargs = {"num_beams": 4, "max_new_tokens": 64, **gen_kwargs}
+        processor = self.processing_class
+        model = self.model
+        was_training = model.training
+        model.eval()
+        texts: list[str] = []
+        try:
+            batch_size = self.args.per_device_eval_batch_size
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                inputs = processor(
+                    images=[row["image"] for row in chunk],
+                    task=[row["task"] for row in chunk],
+                    language=[row["language"] for row in chunk],
+                    text=[row["source"] or None for row in chunk],
+                    prefix=prefix,
+                    max_length=getattr(self.args, "max_encoder_length", None),
+                    return_tensors="pt",
+                ).to(self.args.device)
+                ids = model.generate(**inputs, **gen_kwargs)
+                texts.extend(processor.batch_decode(ids, skip_special_tokens=True))
+        finally:
+            model.train(was_training)
+        return texts
