@@ -1,0 +1,386 @@
+"""Florenz processor: images + (task, language[, source]) → encoder inputs, optional forced decoder prefix and labels.
+
+Hub remote code: flat file, imports only torch/numpy/PIL/transformers/stdlib.
+
+The encoder prompt carries the target language ("The target language is Spanish. What does the image describe?"),
+it is tokenized by the BART-style `encoder_tokenizer`; everything the decoder sees or emits uses the Gemma-vocabulary
+`tokenizer` (primary, so Trainer/TRL/pipelines that read `processor.tokenizer` get the decoder ids).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from transformers import BatchFeature
+from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+from transformers.processing_utils import ProcessorMixin
+
+LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "ru": "Russian", "zh": "simplified Chinese"}
+TASKS = ("caption", "detailed_caption", "more_detailed_caption", "translate")
+CAPTION_TASKS = ("caption", "detailed_caption", "more_detailed_caption")
+TASK_PROMPTS = {
+    "caption": "What does the image describe?",
+    "detailed_caption": "Describe in detail what is shown in the image.",
+    "more_detailed_caption": "Describe with a paragraph what is shown in the image.",
+    "translate": "Translate the following text: {source}",
+}
+# Forced into the decoder to unlock captioning in languages only seen in translation (paper's "language prefix").
+LANGUAGE_PREFIXES = {
+    "en": "The image shows",
+    "de": "Das Bild zeigt",
+    "fr": "La photo montre",
+    "es": "La imagen muestra",
+    "ru": "На картинке изображен",
+    "zh": "图为",
+}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+LABEL_PAD_ID = -100
+
+_ALPHA_MODES = ("RGBA", "LA", "PA")
+_PREMULTIPLIED_MODES = ("RGBa", "La")
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+_CALL_KWARGS = (
+    "images",
+    "text",
+    "task",
+    "language",
+    "prefix",
+    "text_target",
+    "max_length",
+    "max_target_length",
+    "return_tensors",
+)
+
+
+def build_prompt(task: str, language: str, source: str | None = None) -> str:
+    """Encoder prompt as in the paper's processor: "The target language is <Name>. <task text>"."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; allowed: {', '.join(TASKS)}")
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}; allowed: {', '.join(LANGUAGES)}")
+    if task == "translate":
+        if not isinstance(source, str) or not source.strip():
+            raise ValueError(f"task 'translate' needs a non-empty source text, got {source!r}")
+        instruction = TASK_PROMPTS[task].format(source=source)
+    else:
+        if source is not None:
+            raise ValueError(f"task {task!r} takes no source text (only 'translate' does), got {source!r}")
+        instruction = TASK_PROMPTS[task]
+    return f"The target language is {LANGUAGES[language]}. {instruction}"
+
+
+def florenz_image_processor(image_size: int) -> CLIPImageProcessorPil:
+    """The paper's eval preprocessing: bicubic resize to (S, S) without crop, rescale 1/255, ImageNet normalisation.
+
+    The PIL backend is pinned (torchvision is optional) so a saved processor gives the same pixels everywhere.
+    """
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
+    return CLIPImageProcessorPil(
+        do_resize=True,
+        size={"height": image_size, "width": image_size},
+        resample=Image.Resampling.BICUBIC,
+        do_center_crop=False,
+        do_rescale=True,
+        rescale_factor=1 / 255,
+        do_normalize=True,
+        image_mean=list(IMAGENET_MEAN),
+        image_std=list(IMAGENET_STD),
+        do_convert_rgb=False,
+    )
+
+
+def _open_image(image: Any, index: int) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(image)) if isinstance(image, (bytes, bytearray, memoryview)) else image
+        try:
+            opened = Image.open(source)
+            opened.load()
+        except Exception as error:  # PIL raises many types (OSError, SyntaxError, DecompressionBombError, ...)
+            raise ValueError(
+                f"image {index} could not be read: {type(error).__name__}: {error}; allowed: PIL.Image, path, bytes"
+            ) from error
+        return opened
+    raise ValueError(f"image {index} is a {type(image).__name__}; allowed: PIL.Image, path, bytes")
+
+
+def _to_rgb(image: Image.Image, index: int) -> Image.Image:
+    """Any PIL mode → 8-bit RGB; transparent pixels are composited on white (what a viewer shows)."""
+    if image.width < 1 or image.height < 1:
+        raise ValueError(f"image {index} has size {image.width}x{image.height}; both sides must be >= 1")
+    mode = image.mode
+    if mode == "RGB" and "transparency" not in image.info:
+        return image
+    if mode in _PREMULTIPLIED_MODES:
+        array = np.asarray(image, dtype=np.float32)
+        colour, alpha = array[..., :-1], array[..., -1:] / 255.0
+        composite = np.clip(colour + 255.0 * (1.0 - alpha), 0, 255).round().astype(np.uint8)
+        return Image.fromarray(np.repeat(composite, 3 // composite.shape[-1], axis=-1), "RGB")
+    if mode in _SIXTEEN_BIT_MODES or mode in ("I", "F"):
+        # PIL's own convert clips these to 0..255, turning ordinary 16-bit photos white: rescale to 8 bit instead.
+        array = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        if mode == "F":
+            scale = 255.0 if array.max(initial=0.0) <= 1.0 else 1.0
+        else:
+            scale = 1 / 257 if mode in _SIXTEEN_BIT_MODES or array.max(initial=0.0) > 255 else 1.0
+        grey = np.clip(array * scale, 0, 255).round().astype(np.uint8)
+        return Image.fromarray(np.stack([grey] * 3, axis=-1), "RGB")
+    if mode in _ALPHA_MODES or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    try:
+        return image.convert("RGB")
+    except (ValueError, OSError) as error:
+        raise ValueError(f"image {index} has PIL mode {mode!r} that cannot be converted to RGB: {error}") from error
+
+
+def _per_item(name: str, value: Any, batch_size: int) -> list[Any]:
+    """A single value applies to every image; a list/tuple must give one value per image."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != batch_size:
+            raise ValueError(f"{name} has {len(value)} entries but there are {batch_size} images; give one per image")
+        return list(value)
+    return [value] * batch_size
+
+
+def _as_id_rows(sequences: Any) -> list[list[int]]:
+    """Tensor, array or nested list of shape (batch, length) → list of int lists."""
+    rows = sequences.tolist() if hasattr(sequences, "tolist") else sequences
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(row, (list, tuple)) for row in rows):
+        raise ValueError(f"sequences must be 2-D (batch, length) token ids, got {type(sequences).__name__}")
+    try:
+        return [[int(token) for token in row] for row in rows]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"sequences must hold integer token ids: {error}") from error
+
+
+def _check_max_length(name: str, value: int | None, minimum: int) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
+        raise ValueError(f"{name} must be None or an int >= {minimum}, got {value!r}")
+
+
+class FlorenzProcessor(ProcessorMixin):
+    r"""
+    Processor of the Florenz encoder-decoder VLMs.
+
+    image_processor (`CLIPImageProcessorPil`): resize to (S, S) bicubic, rescale, ImageNet-normalise; build it with
+        `florenz_image_processor(S)`. Images of any PIL mode are converted to RGB here first (alpha on white).
+    tokenizer (Gemma-vocabulary tokenizer): the decoder side (`<pad>`=0 `<eos>`=1 `<bos>`=2). Primary, saved at the root.
+    encoder_tokenizer (BART-style tokenizer): the prompt side (`<s>`=0 `<pad>`=1 `</s>`=2), saved in `encoder_tokenizer/`.
+
+    State: every `__call__` records the forced decoder prefix rows it returned (or `None` when `prefix=False`).
+    `batch_decode`/`decode` strip those rows from generated sequences by default, so call them on the output of
+    the `generate` that consumed the *latest* processor call (or pass `strip_prefix` explicitly).
+    """
+
+    def __init__(self, image_processor=None, tokenizer=None, encoder_tokenizer=None, **kwargs):
+        missing = [
+            name
+            for name, value in (
+                ("image_processor", image_processor),
+                ("tokenizer", tokenizer),
+                ("encoder_tokenizer", encoder_tokenizer),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ValueError(f"FlorenzProcessor needs {', '.join(missing)}; got None")
+        if type(image_processor).__name__ == "CLIPImageProcessor":
+            # AutoProcessor picks the torchvision backend where it is installed; its bicubic resize differs from
+            # PIL's, so pin the PIL backend to get the same pixels on every machine.
+            settings = image_processor.to_dict()
+            for key in ("image_processor_type", "auto_map", "processor_class"):
+                settings.pop(key, None)
+            image_processor = CLIPImageProcessorPil(**settings)
+        super().__init__(image_processor, tokenizer, encoder_tokenizer, **kwargs)
+        self._forced_prefix_rows: list[list[int]] | None = None
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["pixel_values", "input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask"]
+
+    @property
+    def image_size(self) -> int:
+        return int(self.image_processor.size["height"])
+
+    @property
+    def decoder_start_token_id(self) -> int:
+        """Decoder sequences start with `<eos>` then `<bos>` (BART's "`</s>` then forced `<s>`" in Gemma ids)."""
+        return self.tokenizer.eos_token_id
+
+    def __call__(
+        self,
+        images: Any = None,
+        text: str | None | Sequence[str | None] = None,
+        task: str | Sequence[str] = "caption",
+        language: str | Sequence[str] = "en",
+        prefix: bool = False,
+        text_target: str | Sequence[str] | None = None,
+        max_length: int | None = None,
+        max_target_length: int | None = None,
+        return_tensors: str | None = "pt",
+        **kwargs: Any,
+    ) -> BatchFeature:
+        r"""
+        images: one image or a list; each a `PIL.Image` (any mode/size), a file path or encoded bytes.
+        text: source sentence(s) for `task="translate"` (None for caption tasks); a single value applies to all images.
+        task / language: one value for the batch or one per image; see `TASKS` and `LANGUAGES`.
+        prefix: force `LANGUAGE_PREFIXES[language]` into the decoder (caption tasks only, for `generate`).
+        text_target: reference output(s) → `labels` = `<bos> … <eos>`, right-padded with -100.
+        max_length / max_target_length: truncate encoder prompts / labels (the final `</s>` / `<eos>` is kept).
+
+        Returns `pixel_values` (B, 3, S, S) float32, `input_ids`/`attention_mask` (right-padded with the encoder pad),
+        and optionally `decoder_input_ids`/`decoder_attention_mask` (left-padded) and `labels`.
+        """
+        if kwargs:
+            raise ValueError(f"unexpected argument(s) {sorted(kwargs)}; allowed: {', '.join(_CALL_KWARGS)}")
+        if images is None:
+            raise ValueError("images is required (one image or a list of images)")
+        if not isinstance(prefix, bool):
+            raise ValueError(f"prefix must be True or False, got {prefix!r}")
+        _check_max_length("max_length", max_length, 2)
+        _check_max_length("max_target_length", max_target_length, 2)
+        image_list = list(images) if isinstance(images, (list, tuple)) else [images]
+        if not image_list:
+            raise ValueError("images is an empty list; give at least one image")
+        batch_size = len(image_list)
+        tasks = _per_item("task", task, batch_size)
+        languages = _per_item("language", language, batch_size)
+        sources = _per_item("text", text, batch_size)
+        prompts = [
+            build_prompt(item_task, item_language, item_source)
+            for item_task, item_language, item_source in zip(tasks, languages, sources)
+        ]
+        if prefix:
+            if text_target is not None:
+                raise ValueError("prefix=True is for generation; it cannot be combined with text_target (training)")
+            not_caption = sorted({item_task for item_task in tasks if item_task not in CAPTION_TASKS})
+            if not_caption:
+                raise ValueError(f"prefix=True works only for caption tasks {CAPTION_TASKS}, got {not_caption}")
+
+        rgb_images = [_to_rgb(_open_image(image, index), index) for index, image in enumerate(image_list)]
+        pixel_values = self.image_processor(images=rgb_images, return_tensors="np")["pixel_values"]
+        data: dict[str, Any] = {"pixel_values": np.asarray(pixel_values, dtype=np.float32)}
+
+        encoded = self.encoder_tokenizer(
+            prompts,
+            add_special_tokens=True,
+            padding="longest",
+            padding_side="right",
+            truncation=max_length is not None,
+            max_length=max_length,
+        )
+        data["input_ids"] = encoded["input_ids"]
+        data["attention_mask"] = encoded["attention_mask"]
+
+        self._forced_prefix_rows = None
+        if prefix:
+            rows = [self._prefix_row(item_language) for item_language in languages]
+            width = max(len(row) for row in rows)
+            pad_id = self.tokenizer.pad_token_id
+            data["decoder_input_ids"] = [[pad_id] * (width - len(row)) + row for row in rows]
+            data["decoder_attention_mask"] = [[0] * (width - len(row)) + [1] * len(row) for row in rows]
+            self._forced_prefix_rows = [list(row) for row in data["decoder_input_ids"]]
+
+        if text_target is not None:
+            targets = _per_item("text_target", text_target, batch_size)
+            data["labels"] = self._labels(targets, max_target_length)
+        return BatchFeature(data=data, tensor_type=return_tensors)
+
+    def _prefix_row(self, language: str) -> list[int]:
+        words = self.tokenizer(LANGUAGE_PREFIXES[language], add_special_tokens=False)["input_ids"]
+        return [self.decoder_start_token_id, self.tokenizer.bos_token_id, *words]
+
+    def _labels(self, targets: list[Any], max_target_length: int | None) -> list[list[int]]:
+        for index, target in enumerate(targets):
+            if not isinstance(target, str):
+                raise ValueError(f"text_target[{index}] is a {type(target).__name__}; allowed: str")
+        # Explicit add_special_tokens=False + manual <bos>/<eos>: the Gemma tokenizer adds <bos> only and pads left.
+        pieces = self.tokenizer(targets, add_special_tokens=False, padding=False, truncation=False)["input_ids"]
+        if max_target_length is not None:
+            pieces = [ids[: max_target_length - 2] for ids in pieces]
+        rows = [[self.tokenizer.bos_token_id, *ids, self.tokenizer.eos_token_id] for ids in pieces]
+        width = max(len(row) for row in rows)
+        return [row + [LABEL_PAD_ID] * (width - len(row)) for row in rows]
+
+    def _strip_forced_prefix(self, sequences: list[list[int]]) -> list[list[int]]:
+        forced = self._forced_prefix_rows
+        if forced is None:
+            raise ValueError("strip_prefix=True but the last processor call did not use prefix=True")
+        if len(sequences) % len(forced):
+            raise ValueError(
+                f"{len(sequences)} sequences cannot belong to the {len(forced)} prefixed inputs of the last call "
+                "(expected a multiple: num_beams/num_return_sequences rows per input); pass strip_prefix=False"
+            )
+        repeats = len(sequences) // len(forced)
+        stripped = []
+        for index, sequence in enumerate(sequences):
+            row = forced[index // repeats]
+            # generate() returns decoder_input_ids followed by new tokens; it prepends the start id only when
+            # no row begins with it, so accept both layouts.
+            for start in (row, [self.decoder_start_token_id, *row]):
+                if sequence[: len(start)] == start:
+                    stripped.append(sequence[len(start) :])
+                    break
+            else:
+                raise ValueError(
+                    f"sequence {index} does not start with the forced prefix {row} of the last processor call; "
+                    "decode the generate() output of that call or pass strip_prefix=False"
+                )
+        return stripped
+
+    def batch_decode(
+        self,
+        sequences: Any,
+        skip_special_tokens: bool = True,
+        strip_prefix: bool | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Decode generated decoder ids to text.
+
+        strip_prefix None (default) strips when the last `__call__` used `prefix=True`, True requires that, False
+        keeps everything. Stripping removes exactly the forced token positions (beam/num_return_sequences rows are
+        matched to their input in order), then trims whitespace and upper-cases the first letter, as the paper's
+        eval does for the prefix-less caption. Ids outside the tokenizer (padded vocab rows, -100) decode to "".
+        """
+        if strip_prefix is not None and not isinstance(strip_prefix, bool):
+            raise ValueError(f"strip_prefix must be None, True or False, got {strip_prefix!r}")
+        sequences = _as_id_rows(sequences)
+        strip = self._forced_prefix_rows is not None if strip_prefix is None else strip_prefix
+        if strip:
+            sequences = self._strip_forced_prefix(sequences)
+        vocab_size = len(self.tokenizer)
+        sequences = [[token for token in row if 0 <= token < vocab_size] for row in sequences]
+        texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
+        if strip:
+            texts = [text.strip() for text in texts]
+            texts = [text[:1].upper() + text[1:] for text in texts]
+        return texts
+
+    def decode(self, token_ids: Any, skip_special_tokens: bool = True, strip_prefix: bool | None = None, **kwargs: Any):
+        """`batch_decode` of a single sequence (prefix stripping needs a single-input last call)."""
+        row = token_ids.tolist() if hasattr(token_ids, "tolist") else list(token_ids)
+        return self.batch_decode([row], skip_special_tokens=skip_special_tokens, strip_prefix=strip_prefix, **kwargs)[0]
+
+
+FlorenzProcessor.register_for_auto_class("AutoProcessor")
+
+__all__ = [
+    "CAPTION_TASKS",
+    "FlorenzProcessor",
+    "LANGUAGES",
+    "LANGUAGE_PREFIXES",
+    "TASKS",
+    "TASK_PROMPTS",
+    "build_prompt",
+    "florenz_image_processor",
+]
