@@ -1,0 +1,99 @@
+"""`florenz model init`: a complete, loadable model + processor folder for a preset.
+
+Tiny presets get random weights and tokenizers trained on a small built-in multilingual text (prompts, prefixes and
+sentences in all six languages); `florenz-nano` gets the real Gemma-3 270M decoder and its tokenizer. The paper
+presets need the upstream Florence-2 / Gemma-2 checkpoints and tokenizers: build them with `florenz model convert`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .configuration_florenz import FLORENZ_PRESETS, FlorenzConfig
+from .modeling_florenz import FlorenzForConditionalGeneration
+from .processing_florenz import LANGUAGE_PREFIXES, LANGUAGES, TASKS, FlorenzProcessor, build_prompt, florenz_image_processor
+from .tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
+
+INITIALISABLE_PRESETS = ("tiny-bart", "tiny-gemma2", "tiny-gemma3", "florenz-nano")
+DEFAULT_IMAGE_SIZE = {"florenz-nano": 224}
+
+# A few sentences per language, so that tiny tokenizers cover every script the processor may meet.
+SAMPLE_SENTENCES = {
+    "en": ["A red circle is to the left of a blue square.", "Two small green stars above a large yellow heart."],
+    "de": ["Ein roter Kreis ist links von einem blauen Quadrat.", "Zwei kleine grüne Sterne über einem großen gelben Herz."],
+    "fr": ["Un cercle rouge est à gauche d'un carré bleu.", "Deux petites étoiles vertes au-dessus d'un grand cœur jaune."],
+    "es": ["Un círculo rojo está a la izquierda de un cuadrado azul.", "Dos estrellas verdes pequeñas sobre un corazón amarillo grande."],
+    "ru": ["Красный круг слева от синего квадрата.", "Две маленькие зелёные звезды над большим жёлтым сердцем."],
+    "zh": ["一个红色的圆在一个蓝色的正方形左边。", "两颗绿色的小星星在一个黄色的大心形上面。"],
+}
+
+
+def builtin_texts() -> list[str]:
+    """Prompts of every task × language, the language prefixes and the sample sentences."""
+    sentences = [s for group in SAMPLE_SENTENCES.values() for s in group]
+    prompts = [
+        build_prompt(task, language, sentences[0] if task == "translate" else None)
+        for task in TASKS
+        for language in LANGUAGES
+    ]
+    return prompts + list(LANGUAGE_PREFIXES.values()) + sentences
+
+
+def build_model_and_processor(
+    preset: str, seed: int = 0, image_size: int | None = None
+) -> tuple[FlorenzForConditionalGeneration, FlorenzProcessor]:
+    """Model (random init, or real Gemma-3 decoder for nano) and its processor for an initialisable preset."""
+    if preset not in INITIALISABLE_PRESETS:
+        hint = " (paper presets come from `florenz model convert`)" if preset in FLORENZ_PRESETS else ""
+        raise ValueError(f"cannot initialise preset {preset!r}{hint}; allowed: {list(INITIALISABLE_PRESETS)}")
+    image_size = image_size or DEFAULT_IMAGE_SIZE.get(preset, 64)
+    if image_size < 32:
+        raise ValueError(f"image_size must be at least 32 (the backbone's total stride), got {image_size}")
+    texts = builtin_texts()
+    encoder_vocab = FLORENZ_PRESETS[preset]["encoder"]["vocab_size"]
+    encoder_tokenizer = train_encoder_tokenizer(texts, vocab_size=encoder_vocab)
+    torch.manual_seed(seed)
+    if preset == "florenz-nano":
+        from .gemma3_gguf import load_gemma3_270m, load_gemma3_decoder_into, load_gemma3_tokenizer
+
+        tokenizer = load_gemma3_tokenizer()
+        model = FlorenzForConditionalGeneration(FlorenzConfig.from_preset(preset))
+        load_gemma3_decoder_into(model, load_gemma3_270m())
+    else:
+        text_vocab = FLORENZ_PRESETS[preset]["text"]["vocab_size"]
+        tokenizer = train_decoder_tokenizer(texts, vocab_size=text_vocab)
+        model = FlorenzForConditionalGeneration(FlorenzConfig.from_preset(preset))
+    processor = FlorenzProcessor(florenz_image_processor(image_size), tokenizer, encoder_tokenizer)
+    return model, processor
+
+
+def save_model_and_processor(model, processor, out: str | os.PathLike) -> Path:
+    """Save both into `out` atomically: written to a sibling temp folder, then renamed into place."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+    try:
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def init_checkpoint(preset: str, out: str | os.PathLike, seed: int = 0, image_size: int | None = None) -> Path:
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
+    model, processor = build_model_and_processor(preset, seed=seed, image_size=image_size)
+    return save_model_and_processor(model, processor, out)

@@ -1,0 +1,122 @@
+"""Model presets for the CPU scaling sweep on Florenz-Scenes (data, not code paths).
+
+`scenes-xs` … `scenes-xl` use the BART decoder kind, `…-gemma` the Gemma-3 decoder kind with gated cross-attention;
+both start from scratch and use small BPE tokenizers trained on the corpus text of all six languages. `scenes-nano`
+is `florenz-nano` (the real Gemma-3 270M decoder and its tokenizer) and `scenes-nano-scratch` its randomly
+initialised twin (same shapes, same Gemma tokenizer): the pair spans the "initial multilinguality" axis T.
+
+Vision: 96 px images and a DaViT whose last stage keeps stride 1 (strides 4·2·2·1 = 16) → a 6×6 grid, 37 image
+tokens, so that shape recognition is not the bottleneck (feasibility study §6.4). No pretrained vision tower exists
+offline, so every Scenes preset trains its vision tower (freeze policy "scratch").
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from modeling_florenz.configuration_florenz import FLORENZ_PRESETS, FlorenzConfig
+
+SCENES_IMAGE_SIZE = 96
+_STRIDES = [4, 2, 2, 1]
+
+# name -> width, encoder/decoder layers, heads, vision stage widths
+_SIZES: dict[str, dict[str, Any]] = {
+    "scenes-xs": {"d": 32, "enc": 1, "dec": 1, "heads": 2, "vision": [8, 16, 24, 32]},
+    "scenes-s": {"d": 64, "enc": 2, "dec": 2, "heads": 4, "vision": [16, 32, 48, 64]},
+    "scenes-m": {"d": 128, "enc": 2, "dec": 2, "heads": 4, "vision": [16, 32, 64, 96]},
+    "scenes-l": {"d": 192, "enc": 3, "dec": 3, "heads": 6, "vision": [24, 48, 96, 128]},
+    "scenes-xl": {"d": 256, "enc": 4, "dec": 4, "heads": 8, "vision": [32, 64, 128, 192]},
+}
+_DECODER_IDS = {"pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2, "decoder_start_token_id": 1}
+_NO_DROPOUT = {"dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0}
+
+
+def _vision(widths: list[int], projection_dim: int) -> dict[str, Any]:
+    heads = [max(1, w // 16) for w in widths]
+    return {
+        "embed_dim": widths,
+        "num_heads": heads,
+        "num_groups": heads,
+        "depths": [1, 1, 1, 1],
+        "patch_stride": _STRIDES,
+        "window_size": 6,
+        "drop_path_rate": 0.0,
+        "projection_dim": projection_dim,
+    }
+
+
+def _encoder(size: dict[str, Any]) -> dict[str, Any]:
+    d = size["d"]
+    return {
+        "d_model": d,
+        "encoder_layers": size["enc"],
+        "decoder_layers": 0,
+        "encoder_attention_heads": size["heads"],
+        "encoder_ffn_dim": 4 * d,
+        "max_position_embeddings": 256,
+        "scale_embedding": True,
+        **_NO_DROPOUT,
+    }
+
+
+def _bart_decoder(size: dict[str, Any]) -> dict[str, Any]:
+    d = size["d"]
+    return {
+        "model_type": "bart",
+        "d_model": d,
+        "encoder_layers": 0,
+        "decoder_layers": size["dec"],
+        "decoder_attention_heads": size["heads"],
+        "decoder_ffn_dim": 4 * d,
+        "max_position_embeddings": 256,
+        "scale_embedding": True,
+        **_NO_DROPOUT,
+        **_DECODER_IDS,
+    }
+
+
+def _gemma_decoder(size: dict[str, Any]) -> dict[str, Any]:
+    d, heads = size["d"], size["heads"]
+    return {
+        "model_type": "gemma3_text",
+        "hidden_size": d,
+        "intermediate_size": 4 * d,
+        "num_hidden_layers": size["dec"],
+        "num_attention_heads": heads,
+        "num_key_value_heads": max(1, heads // 2),
+        "head_dim": d // heads,
+        "query_pre_attn_scalar": d // heads,
+        "sliding_window": 512,
+        "layer_types": ["full_attention"] * size["dec"],
+        "max_position_embeddings": 256,
+        **_DECODER_IDS,
+    }
+
+
+def _build_presets() -> dict[str, dict[str, Any]]:
+    presets: dict[str, dict[str, Any]] = {}
+    for name, size in _SIZES.items():
+        parts = {"vision": _vision(size["vision"], size["d"]), "encoder": _encoder(size)}
+        presets[name] = {**parts, "text": _bart_decoder(size), "decoder_init": "scratch", "tokenizer": "scenes"}
+        presets[f"{name}-gemma"] = {**parts, "text": _gemma_decoder(size), "decoder_init": "scratch", "tokenizer": "scenes"}
+    nano = copy.deepcopy(FLORENZ_PRESETS["florenz-nano"])
+    nano["vision"] = {**nano["vision"], "patch_stride": _STRIDES, "window_size": 6}
+    presets["scenes-nano"] = {**nano, "decoder_init": "pretrained", "tokenizer": "gemma3"}
+    presets["scenes-nano-scratch"] = {**copy.deepcopy(nano), "decoder_init": "scratch", "tokenizer": "gemma3"}
+    return presets
+
+
+SCENES_PRESETS = _build_presets()
+
+
+def scenes_config(name: str, encoder_vocab_size: int, text_vocab_size: int | None = None) -> FlorenzConfig:
+    """The FlorenzConfig of a Scenes preset with vocabularies sized to its tokenizers."""
+    if name not in SCENES_PRESETS:
+        raise ValueError(f"unknown Scenes preset {name!r}; allowed: {sorted(SCENES_PRESETS)}")
+    preset = copy.deepcopy(SCENES_PRESETS[name])
+    preset["encoder"]["vocab_size"] = encoder_vocab_size
+    if text_vocab_size is not None:
+        preset["text"]["vocab_size"] = text_vocab_size
+    encoder = {**preset["encoder"], "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}
+    return FlorenzConfig(vision_config=preset["vision"], encoder_config=encoder, text_config=preset["text"])
