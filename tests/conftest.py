@@ -20,3 +20,37 @@ def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001 - pytest 
     import shutil
 
     shutil.rmtree(_TMP, ignore_errors=True)
+
+
+# --- Tiny Florenz tokenizers/processor shared by processor and model tests -------------------------------------------
+import pytest  # noqa: E402
+
+TINY_CORPUS = (
+    "The target language is English. What does the image describe?",
+    "The target language is German. Describe in detail what is shown in the image.",
+    "The target language is French. Describe with a paragraph what is shown in the image.",
+    "The target language is Spanish. Translate the following text: A dog runs.",
+    "The target language is Russian. The target language is simplified Chinese.",
+    "The image shows a red circle. Das Bild zeigt einen roten Kreis.",
+    "La photo montre un chat noir. La imagen muestra un perro blanco.",
+    "На картинке изображен синий квадрат. 图为一只狗在草地上奔跑。",
+    "A cat sleeps on a sofa. Eine Katze schläft. Un gato duerme. Кошка спит. 一只猫在睡觉。",
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizers():
+    """(decoder Gemma-layout tokenizer, encoder BART-layout tokenizer), byte-level BPE with ~400 ids each."""
+    from modeling_florenz.tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
+
+    texts = list(TINY_CORPUS) * 4
+    return train_decoder_tokenizer(texts, 400), train_encoder_tokenizer(texts, 400)
+
+
+@pytest.fixture
+def tiny_processor(tiny_tokenizers):
+    """A fresh FlorenzProcessor at 32 px (fresh per test: the processor remembers its last forced prefix)."""
+    from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
+
+    tokenizer, encoder_tokenizer = tiny_tokenizers
+    return FlorenzProcessor(florenz_image_processor(32), tokenizer, encoder_tokenizer)
