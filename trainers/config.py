@@ -30,7 +30,11 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
     caption_langs: str = field(default="en,de", metadata={"help": "Scenes: caption languages in training."})
     translation_langs: str = field(default="de,fr,es,ru,zh", metadata={"help": "Scenes: translation targets."})
     num_eval: int = field(default=64, metadata={"help": "Rows per eval set for in-training CE."})
-    freeze_policy: str = field(default="paper", metadata={"help": f"One of {FREEZE_POLICIES} (vision always frozen)."})
+    freeze_policy: str = field(default="paper", metadata={"help": f"One of {FREEZE_POLICIES} (vision frozen)."})
+    train_vision: bool = field(
+        default=False,
+        metadata={"help": "Also train the vision tower + projector (only for models without a pretrained one)."},
+    )
 
     learning_rate: float = 1e-4
     lr_scheduler_type: str = "cosine"

@@ -7,7 +7,13 @@ initialised twin (same shapes, same Gemma tokenizer): the pair spans the "initia
 
 Vision: 96 px images and a DaViT whose last stage keeps stride 1 (strides 4·2·2·1 = 16) → a 6×6 grid, 37 image
 tokens, so that shape recognition is not the bottleneck (feasibility study §6.4). No pretrained vision tower exists
-offline, so every Scenes preset trains its vision tower (freeze policy "scratch").
+offline, so every Scenes preset trains its vision tower (`train_vision`); decoders trained from scratch train
+everything (freeze policy "all"), the pretrained nano decoder keeps the paper's policy (only cross-attention, gates,
+their norms and the embeddings learn inside Gemma).
+
+Learning rate per size follows one rule instead of per-point tuning: lr = 1e-3 · (128 / d)^0.75, the width
+scaling that kept the prototype's largest model from looking like a size regression (feasibility §6.2: d=256 needed
+~4e-4 where d=128 was best at 1e-3); the pretrained nano decoder uses 3e-4.
 """
 
 from __future__ import annotations
@@ -98,16 +104,30 @@ def _build_presets() -> dict[str, dict[str, Any]]:
     presets: dict[str, dict[str, Any]] = {}
     for name, size in _SIZES.items():
         parts = {"vision": _vision(size["vision"], size["d"]), "encoder": _encoder(size)}
-        presets[name] = {**parts, "text": _bart_decoder(size), "decoder_init": "scratch", "tokenizer": "scenes"}
-        presets[f"{name}-gemma"] = {**parts, "text": _gemma_decoder(size), "decoder_init": "scratch", "tokenizer": "scenes"}
+        scratch = {"decoder_init": "scratch", "tokenizer": "scenes", "freeze_policy": "all", "width": size["d"]}
+        presets[name] = {**parts, "text": _bart_decoder(size), **scratch}
+        presets[f"{name}-gemma"] = {**parts, "text": _gemma_decoder(size), **scratch}
     nano = copy.deepcopy(FLORENZ_PRESETS["florenz-nano"])
     nano["vision"] = {**nano["vision"], "patch_stride": _STRIDES, "window_size": 6}
-    presets["scenes-nano"] = {**nano, "decoder_init": "pretrained", "tokenizer": "gemma3"}
-    presets["scenes-nano-scratch"] = {**copy.deepcopy(nano), "decoder_init": "scratch", "tokenizer": "gemma3"}
+    width = nano["text"]["hidden_size"]
+    presets["scenes-nano"] = {
+        **nano, "decoder_init": "pretrained", "tokenizer": "gemma3", "freeze_policy": "paper", "width": width
+    }
+    presets["scenes-nano-scratch"] = {
+        **copy.deepcopy(nano), "decoder_init": "scratch", "tokenizer": "gemma3", "freeze_policy": "all", "width": width
+    }
     return presets
 
 
 SCENES_PRESETS = _build_presets()
+
+
+def learning_rate_for(name: str) -> float:
+    """The per-size learning rate rule of the module docstring."""
+    preset = SCENES_PRESETS[name]
+    if preset["decoder_init"] == "pretrained":
+        return 3e-4
+    return 1e-3 * (128 / preset["width"]) ** 0.75
 
 
 def scenes_config(name: str, encoder_vocab_size: int, text_vocab_size: int | None = None) -> FlorenzConfig:

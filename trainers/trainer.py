@@ -77,12 +77,16 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
 
     @torch.no_grad()
     def cross_entropy(
-        self, eval_sets: Mapping[str, Sequence[Mapping[str, Any]]], shuffle_images: bool = False
-    ) -> dict[str, float]:
+        self,
+        eval_sets: Mapping[str, Sequence[Mapping[str, Any]]],
+        shuffle_images: bool = False,
+        per_sample: bool = False,
+    ) -> dict[str, Any]:
         """Mean over samples of the per-sample mean token CE (nats/token) for each eval set.
 
         With `shuffle_images=True` every sample is scored with another sample's image (a cyclic shift within the
         batch): the difference to the right-image CE measures how much the model uses the picture.
+        With `per_sample=True` each value is the numpy array of per-sample CEs instead of their mean.
         """
         model = self.model
         was_training = model.training
@@ -99,7 +103,8 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
                         batch["pixel_values"] = batch["pixel_values"].roll(1, dims=0)
                     logits = model(**batch).logits
                     losses.append(per_sample_ce(logits.float(), batch["labels"]))
-                results[name] = torch.cat(losses).mean().item()
+                values = torch.cat(losses)
+                results[name] = values.cpu().numpy() if per_sample else values.mean().item()
         finally:
             model.train(was_training)
         return results

@@ -1,0 +1,102 @@
+"""One training run: build model + processor, the balanced data stream, train (resuming), save.
+
+Used by `florenz train` and by every point of `florenz sweep`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from transformers.trainer_utils import get_last_checkpoint
+
+from dataset_builder.corpus import ScenesConfig
+from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS, uniform_shares
+from modeling_florenz.checkpoint_init import INITIALISABLE_PRESETS, build_model_and_processor
+from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
+from modeling_florenz.processing_florenz import FlorenzProcessor
+
+from .config import FlorenzPretrainConfig
+from .data import ReleaseStream, ScenesStream
+from .scenes_presets import SCENES_PRESETS
+from .trainer import FlorenzSeq2SeqTrainer
+
+FINAL_DIR = "final"
+
+
+def scenes_corpus_config(args: FlorenzPretrainConfig, corpus_seed: int = 0) -> ScenesConfig:
+    return ScenesConfig(
+        seed=corpus_seed,
+        image_size=args.image_size,
+        caption_langs=args.caption_languages,
+        translation_langs=args.translation_languages,
+    )
+
+
+def build_model(args: FlorenzPretrainConfig, corpus: ScenesConfig, tokenizer_dir: str | Path) -> tuple[Any, Any, str]:
+    """(model, processor, decoder_init) for a Scenes preset, an initialisable preset, or a saved folder."""
+    if args.model in SCENES_PRESETS:
+        from .scenes_model import build_scenes_model
+
+        model, processor = build_scenes_model(args.model, corpus, tokenizer_dir, seed=args.seed)
+        return model, processor, SCENES_PRESETS[args.model]["decoder_init"]
+    if args.model in INITIALISABLE_PRESETS:
+        model, processor = build_model_and_processor(args.model, seed=args.seed, image_size=args.image_size)
+        return model, processor, "pretrained" if args.model == "florenz-nano" else "scratch"
+    if Path(args.model).is_dir():
+        model = FlorenzForConditionalGeneration.from_pretrained(args.model)
+        processor = FlorenzProcessor.from_pretrained(args.model)
+        return model, processor, "pretrained"
+    allowed = sorted(SCENES_PRESETS) + list(INITIALISABLE_PRESETS)
+    raise ValueError(f"model {args.model!r} is neither a model folder nor a preset; presets: {allowed}")
+
+
+def training_stream(args: FlorenzPretrainConfig, corpus: ScenesConfig):
+    """The balanced stream of `args.seen_samples` rows from Scenes or a parquet release folder."""
+    shares = uniform_shares(GENERALIST_FINETUNE_KEYS) if args.balancing == "generalist" else None
+    if args.dataset == "scenes":
+        return ScenesStream(corpus, args.seen_samples, seed=args.seed, shares=shares)
+    if not Path(args.dataset).is_dir():
+        raise ValueError(f"dataset {args.dataset!r} is neither 'scenes' nor a release folder")
+    from datasets import get_dataset_config_names, load_dataset
+
+    keys = list(shares) if shares else [k for k in get_dataset_config_names(args.dataset) if k != "pretrain"]
+    sources = {}
+    for key in keys:
+        splits = load_dataset(args.dataset, key)
+        if "train" in splits:
+            sources[key] = splits["train"]
+    if not sources:
+        raise ValueError(f"release {args.dataset} has no train split for any of {keys}")
+    shares = {key: share for key, share in (shares or uniform_shares(list(sources))).items() if key in sources}
+    return ReleaseStream(sources, args.seen_samples, seed=args.seed, shares=shares)
+
+
+def train(
+    args: FlorenzPretrainConfig,
+    eval_sets: dict[str, list[dict[str, Any]]] | None = None,
+    tokenizer_dir: str | Path | None = None,
+    corpus_seed: int = 0,
+) -> tuple[FlorenzSeq2SeqTrainer, str]:
+    """Train (resuming from the last checkpoint in `args.output_dir` if any) and save to `output_dir/final`."""
+    corpus = scenes_corpus_config(args, corpus_seed)
+    tokenizer_dir = tokenizer_dir or Path(args.output_dir) / "tokenizers"
+    model, processor, decoder_init = build_model(args, corpus, tokenizer_dir)
+    model.apply_freeze_policy(args.freeze_policy)
+    if args.train_vision:
+        for name, param in model.named_parameters():
+            if name.startswith(("model.vision_tower.", "model.multi_modal_projector.")):
+                param.requires_grad_(True)
+    trainer = FlorenzSeq2SeqTrainer(
+        model=model,
+        args=args,
+        train_dataset=training_stream(args, corpus),
+        processing_class=processor,
+        eval_sets=eval_sets,
+    )
+    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    trainer.train(resume_from_checkpoint=last)
+    final = Path(args.output_dir) / FINAL_DIR
+    trainer.save_model(str(final))
+    processor.save_pretrained(str(final))
+    return trainer, decoder_init
