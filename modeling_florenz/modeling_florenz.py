@@ -11,7 +11,7 @@ from torch import nn
 
 from transformers import initialization as init
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
-from transformers.generation import GenerationMixin
+from transformers.generation import GenerationConfig, GenerationMixin
 from transformers.masking_utils import (
     create_bidirectional_mask,
     create_causal_mask,
@@ -458,8 +458,13 @@ class FlorenzForConditionalGeneration(FlorenzPreTrainedModel, GenerationMixin):
         hidden_size = text_config.d_model if config.decoder_kind == "bart" else text_config.hidden_size
         self.vocab_size = text_config.vocab_size
         self.lm_head = nn.Linear(hidden_size, text_config.vocab_size, bias=False)
-        for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
-            setattr(self.generation_config, name, getattr(config, name))
+        # only the Gemma-side ids: BART's defaults (e.g. forced_eos_token_id=2) would mean <bos> in this vocabulary
+        self.generation_config = GenerationConfig(
+            pad_token_id=config.pad_token_id,
+            bos_token_id=config.bos_token_id,
+            eos_token_id=config.eos_token_id,
+            decoder_start_token_id=config.decoder_start_token_id,
+        )
         self.post_init()
 
     def get_encoder(self, modality: str | None = None) -> FlorenzEncoder:
