@@ -87,7 +87,7 @@ def evaluate_run(
         rows = eval_sets[name]
         correct = trainer.cross_entropy({name: _ppl_rows(rows, "target")}, per_sample=True)[name]
         wrong = trainer.cross_entropy({name: _ppl_rows(rows, "target_incorrect")}, per_sample=True)[name]
-        row[f"acc_{name}"] = contrastive_accuracy(np.exp(correct), np.exp(wrong))
+        row[f"acc_{name}"] = contrastive_accuracy(np.exp(correct).tolist(), np.exp(wrong).tolist())
         accuracies.append(row[f"acc_{name}"])
     if accuracies:
         row["acc_disambiguation"] = float(np.mean(accuracies))
