@@ -20,7 +20,14 @@ from transformers import BatchFeature
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from transformers.processing_utils import ProcessorMixin
 
-LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "ru": "Russian", "zh": "simplified Chinese"}
+LANGUAGES = {
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "ru": "Russian",
+    "zh": "simplified Chinese",
+}
 TASKS = ("caption", "detailed_caption", "more_detailed_caption", "translate")
 CAPTION_TASKS = ("caption", "detailed_caption", "more_detailed_caption")
 TASK_PROMPTS = {
@@ -376,11 +383,11 @@ FlorenzProcessor.register_for_auto_class("AutoProcessor")
 
 __all__ = [
     "CAPTION_TASKS",
-    "FlorenzProcessor",
     "LANGUAGES",
     "LANGUAGE_PREFIXES",
     "TASKS",
     "TASK_PROMPTS",
+    "FlorenzProcessor",
     "build_prompt",
     "florenz_image_processor",
 ]

@@ -23,7 +23,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001 - pytest 
 
 
 # --- Tiny Florenz tokenizers/processor shared by processor and model tests -------------------------------------------
-import pytest  # noqa: E402
+import pytest
 
 TINY_CORPUS = (
     "The target language is English. What does the image describe?",

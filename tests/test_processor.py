@@ -119,7 +119,9 @@ def test_labels_are_bos_text_eos_right_padded_with_minus_100(tiny_processor):
 
 
 def test_max_target_length_keeps_final_eos(tiny_processor):
-    out = tiny_processor(images=Image.new("RGB", (8, 8)), text_target="Eine Katze schläft auf dem Sofa.", max_target_length=5)
+    out = tiny_processor(
+        images=Image.new("RGB", (8, 8)), text_target="Eine Katze schläft auf dem Sofa.", max_target_length=5
+    )
     row = out["labels"].tolist()[0]
     assert len(row) == 5 and row[0] == 2 and row[-1] == 1
 
@@ -136,7 +138,10 @@ def test_mixed_language_prefixes_are_left_padded_with_mask(tiny_processor):
     processor = tiny_processor
     languages = ["ru", "zh", "de"]
     out = processor(images=[Image.new("RGB", (8, 8))] * 3, task="detailed_caption", language=languages, prefix=True)
-    rows = [[1, 2, *processor.tokenizer(LANGUAGE_PREFIXES[lang], add_special_tokens=False)["input_ids"]] for lang in languages]
+    rows = [
+        [1, 2, *processor.tokenizer(LANGUAGE_PREFIXES[lang], add_special_tokens=False)["input_ids"]]
+        for lang in languages
+    ]
     width = max(len(row) for row in rows)
     assert len({len(row) for row in rows}) > 1, "test needs prefixes of different token lengths"
     assert out["decoder_input_ids"].tolist() == [[0] * (width - len(row)) + row for row in rows]
@@ -256,7 +261,9 @@ def test_torchvision_backend_is_pinned_to_pil(tiny_tokenizers):
 
     tokenizer, encoder_tokenizer = tiny_tokenizers
     # Stand-in for the torchvision CLIPImageProcessor that AutoProcessor picks where torchvision is installed.
-    torchvision_named = type("CLIPImageProcessor", (CLIPImageProcessorPil,), {})(**florenz_image_processor(24).to_dict())
+    torchvision_named = type("CLIPImageProcessor", (CLIPImageProcessorPil,), {})(
+        **florenz_image_processor(24).to_dict()
+    )
     processor = FlorenzProcessor(torchvision_named, tokenizer, encoder_tokenizer)
     assert type(processor.image_processor) is CLIPImageProcessorPil
     assert processor.image_size == 24

@@ -13,7 +13,25 @@ from PIL import Image
 
 from modeling_florenz.processing_florenz import LANGUAGES, TASKS
 
-MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "I", "I;16", "F")
+MODES = (
+    "1",
+    "L",
+    "LA",
+    "La",
+    "P",
+    "PA",
+    "RGB",
+    "RGBA",
+    "RGBa",
+    "RGBX",
+    "CMYK",
+    "YCbCr",
+    "LAB",
+    "HSV",
+    "I",
+    "I;16",
+    "F",
+)
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SPECIAL_STRINGS = ("<pad>", "<eos>", "<bos>", "<unk>")
 
@@ -27,13 +45,19 @@ def _random_image(mode: str, width: int, height: int, seed: int) -> Image.Image:
         return image
     if mode in ("I", "I;16", "F"):
         values = rng.integers(0, 65536, size=(height, width))
-        array = values.astype(np.float32) / 65535 if mode == "F" else values.astype(np.uint16 if mode == "I;16" else np.int32)
+        array = (
+            values.astype(np.float32) / 65535
+            if mode == "F"
+            else values.astype(np.uint16 if mode == "I;16" else np.int32)
+        )
         return Image.fromarray(array, mode if mode != "I;16" else None)
     try:
         return base.convert(mode)
     except ValueError:  # modes PIL cannot convert to directly (La, RGBa…) still exist as raw data
         bands = len(Image.new(mode, (1, 1)).getbands())
-        return Image.frombytes(mode, (width, height), rng.integers(0, 256, size=width * height * bands, dtype=np.uint8).tobytes())
+        return Image.frombytes(
+            mode, (width, height), rng.integers(0, 256, size=width * height * bands, dtype=np.uint8).tobytes()
+        )
 
 
 @SETTINGS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 import textwrap
@@ -30,8 +31,9 @@ def test_save_and_reload_in_fresh_process(tiny_processor, tmp_path):
     config = json.loads((repo / "processor_config.json").read_text())
     assert config["auto_map"]["AutoProcessor"] == "processing_florenz.FlorenzProcessor"
 
-    namespace: dict = {}
-    exec(INPUTS, namespace)  # same inputs in both processes
+    inputs_file = tmp_path / "inputs.py"
+    inputs_file.write_text(INPUTS)
+    namespace = runpy.run_path(str(inputs_file))  # the same inputs in both processes
     expected = {name: dict(tiny_processor(**kwargs)) for name, kwargs in namespace["calls"].items()}
     expected_text = tiny_processor.batch_decode(
         torch.cat([expected["prefix"]["decoder_input_ids"], expected["mixed"]["labels"][:, 1:3]], dim=1)
@@ -53,11 +55,19 @@ def test_save_and_reload_in_fresh_process(tiny_processor, tmp_path):
     result_file = tmp_path / "reloaded.pt"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
     done = subprocess.run(
-        [sys.executable, "-c", script, str(result_file)], cwd=tmp_path, env=env, capture_output=True, text=True
+        [sys.executable, "-c", script, str(result_file)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     reloaded = torch.load(result_file)
-    assert reloaded["names"] == [type(tiny_processor.tokenizer).__name__, type(tiny_processor.encoder_tokenizer).__name__]
+    assert reloaded["names"] == [
+        type(tiny_processor.tokenizer).__name__,
+        type(tiny_processor.encoder_tokenizer).__name__,
+    ]
     for name, tensors in expected.items():
         assert sorted(reloaded["outputs"][name]) == sorted(tensors)
         for key, value in tensors.items():
