@@ -31,7 +31,14 @@ from PIL import Image
 
 from .release import ensure_writable, write_release
 
-NLLB_CODES = {"en": "eng_Latn", "de": "deu_Latn", "fr": "fra_Latn", "es": "spa_Latn", "ru": "rus_Cyrl", "zh": "zho_Hans"}
+NLLB_CODES = {
+    "en": "eng_Latn",
+    "de": "deu_Latn",
+    "fr": "fra_Latn",
+    "es": "spa_Latn",
+    "ru": "rus_Cyrl",
+    "zh": "zho_Hans",
+}
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 ENTRIES_CHECKPOINT = ".aligned-entries.json"
 REPORT_NAME = "build_report.json"
@@ -93,7 +100,9 @@ def read_parquet_captions(
 
     for path in paths:
         table = pq.read_table(path, columns=[image_column, caption_column])
-        for index, (image, caption) in enumerate(zip(table[image_column].to_pylist(), table[caption_column].to_pylist())):
+        for index, (image, caption) in enumerate(
+            zip(table[image_column].to_pylist(), table[caption_column].to_pylist())
+        ):
             if isinstance(image, dict):
                 image = image.get("bytes") or b""
             yield CaptionedImage(key=f"{Path(path).stem}/{index}", image=image or b"", caption=(caption or "").strip())
@@ -130,7 +139,9 @@ def read_captions(paths: Sequence[str | os.PathLike], format: str | None = None)
         if len(paths) != 1:
             raise ValueError(f"the folder format takes exactly one folder, got {len(paths)} paths")
         return read_image_folder(paths[0])
-    raise ValueError(f"cannot tell the caption format of {str(paths[0])!r}; allowed formats: {', '.join(CAPTION_FORMATS)}")
+    raise ValueError(
+        f"cannot tell the caption format of {str(paths[0])!r}; allowed formats: {', '.join(CAPTION_FORMATS)}"
+    )
 
 
 def read_parallel_corpus(
@@ -161,7 +172,9 @@ class Translator:
     simply ignore the target language.
     """
 
-    def __init__(self, model, tokenizer, *, batch_size: int = 16, max_new_tokens: int = 128, num_beams: int = 1) -> None:
+    def __init__(
+        self, model, tokenizer, *, batch_size: int = 16, max_new_tokens: int = 128, num_beams: int = 1
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -236,13 +249,20 @@ class ClipEmbedder:
     def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> ClipEmbedder:
         from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
-        return cls(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), AutoImageProcessor.from_pretrained(path), **kwargs)
+        return cls(
+            AutoModel.from_pretrained(path),
+            AutoTokenizer.from_pretrained(path),
+            AutoImageProcessor.from_pretrained(path),
+            **kwargs,
+        )
 
     @torch.no_grad()
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         chunks = []
         for start in range(0, len(texts), self.batch_size):
-            batch = self.tokenizer(list(texts[start : start + self.batch_size]), return_tensors="pt", padding=True, truncation=True)
+            batch = self.tokenizer(
+                list(texts[start : start + self.batch_size]), return_tensors="pt", padding=True, truncation=True
+            )
             chunks.append(self.model.get_text_features(**batch).pooler_output)
         return torch.nn.functional.normalize(torch.cat(chunks).float(), dim=-1)
 
@@ -366,7 +386,14 @@ def _entries(
 
     def entry(image: int, task: str, language: str, target: str, source: str = "") -> dict:
         prompt = build_prompt(task, language, source or None)
-        return {"image": image, "task": task, "language": language, "prompt": prompt, "source": source, "target": target}
+        return {
+            "image": image,
+            "task": task,
+            "language": language,
+            "prompt": prompt,
+            "source": source,
+            "target": target,
+        }
 
     entries = [entry(i, "caption", "en", caption) for i, caption in enumerate(captions)]
     if caption_translation_language and captions:
@@ -384,7 +411,11 @@ def _entries(
         for sentence, image, _ in matches:
             source, target = pairs[sentence]
             entries.append(entry(image, "translate", language, target, source=source))
-        pairs_report[language] = {"pairs": len(pairs), "attached": len(matches), "distinct_pairs": len({m[0] for m in matches})}
+        pairs_report[language] = {
+            "pairs": len(pairs),
+            "attached": len(matches),
+            "distinct_pairs": len({m[0] for m in matches}),
+        }
     report = {
         "images_read": len(images) + sum(skipped.values()),
         "images_used": len(images),

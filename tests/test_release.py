@@ -71,7 +71,9 @@ def test_rows_have_the_contract_columns_and_embedded_images(built):
     assert row["prompt"].startswith("The target language is English.")
     assert json.loads(row["scene"])  # the scene graph round-trips as JSON
     translation = load_dataset(str(built), "translation-zh", split="train")[0]
-    assert translation["task"] == "translate" and translation["source"] and translation["source"] in translation["prompt"]
+    assert (
+        translation["task"] == "translate" and translation["source"] and translation["source"] in translation["prompt"]
+    )
     disambiguation = next(n for n in get_dataset_config_names(str(built)) if n.startswith("disambiguation-"))
     row = load_dataset(str(built), disambiguation, split="test")[0]
     assert row["target_incorrect"] and row["target_incorrect"] != row["target"]
@@ -80,7 +82,10 @@ def test_rows_have_the_contract_columns_and_embedded_images(built):
 def test_pretrain_mixture_holds_only_covered_train_keys(built):
     mixture = load_dataset(str(built), "pretrain", split="train")
     assert mixture.num_rows == NUM_TRAIN
-    keys = {f"{'translation' if t == 'translate' else 'caption'}-{lang}" for t, lang in zip(mixture["task"], mixture["language"])}
+    keys = {
+        f"{'translation' if t == 'translate' else 'caption'}-{lang}"
+        for t, lang in zip(mixture["task"], mixture["language"])
+    }
     assert keys == set(PRETRAIN_KEYS)
 
 
@@ -98,9 +103,10 @@ def test_same_seed_is_byte_identical_other_seed_differs(built, tmp_path):
     _build(tmp_path / "again")
     assert _hashes(tmp_path / "again") == _hashes(built)
     _build(tmp_path / "other", seed=1)
-    assert _hashes(tmp_path / "other")["data/caption-en/train-00000-of-00002.parquet"] != _hashes(built)[
-        "data/caption-en/train-00000-of-00002.parquet"
-    ]
+    assert (
+        _hashes(tmp_path / "other")["data/caption-en/train-00000-of-00002.parquet"]
+        != _hashes(built)["data/caption-en/train-00000-of-00002.parquet"]
+    )
 
 
 def test_interrupted_build_leaves_no_partial_shard_and_resumes_identically(built, tmp_path, monkeypatch):
