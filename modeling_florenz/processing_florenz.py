@@ -104,19 +104,19 @@ def florenz_image_processor(image_size: int) -> CLIPImageProcessorPil:
 
 
 def _open_image(image: Any, index: int) -> Image.Image:
-    if isinstance(image, Image.Image):
-        return image
-    if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)):
-        source = io.BytesIO(bytes(image)) if isinstance(image, (bytes, bytearray, memoryview)) else image
-        try:
-            opened = Image.open(source)
-            opened.load()
-        except Exception as error:  # PIL raises many types (OSError, SyntaxError, DecompressionBombError, ...)
-            raise ValueError(
-                f"image {index} could not be read: {type(error).__name__}: {error}; allowed: PIL.Image, path, bytes"
-            ) from error
-        return opened
-    raise ValueError(f"image {index} is a {type(image).__name__}; allowed: PIL.Image, path, bytes")
+    """PIL image, path or encoded bytes → fully decoded PIL image (PIL decodes lazily, so force it here)."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        image = io.BytesIO(bytes(image))
+    elif not isinstance(image, (Image.Image, str, os.PathLike)):
+        raise ValueError(f"image {index} is a {type(image).__name__}; allowed: PIL.Image, path, bytes")
+    try:
+        opened = image if isinstance(image, Image.Image) else Image.open(image)
+        opened.load()
+    except Exception as error:  # PIL raises many types (OSError, SyntaxError, DecompressionBombError, ...)
+        raise ValueError(
+            f"image {index} could not be read: {type(error).__name__}: {error}; allowed: PIL.Image, path, bytes"
+        ) from error
+    return opened
 
 
 def _to_rgb(image: Image.Image, index: int) -> Image.Image:

@@ -279,3 +279,12 @@ def test_model_input_names_and_image_size(tiny_processor):
         "decoder_input_ids",
         "decoder_attention_mask",
     ]
+
+
+def test_lazily_opened_truncated_pil_image_raises_value_error(tiny_processor, tmp_path):
+    path = tmp_path / "cut.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:300])
+    lazy = Image.open(path)  # header parses; pixel data is only read on load()
+    with pytest.raises(ValueError, match="image 0 could not be read"):
+        tiny_processor(images=lazy)
