@@ -22,8 +22,16 @@ NOUNS = {
     "arrow": ("Pfeil", "Pfeil", "Pfeile", "Pfeilen", "m"),
 }
 COLOURS = {
-    "red": "rot", "orange": "orangefarben", "yellow": "gelb", "green": "grün", "blue": "blau", "purple": "violett",
-    "pink": "rosa", "brown": "braun", "white": "weiß", "black": "schwarz",
+    "red": "rot",
+    "orange": "orangefarben",
+    "yellow": "gelb",
+    "green": "grün",
+    "blue": "blau",
+    "purple": "violett",
+    "pink": "rosa",
+    "brown": "braun",
+    "white": "weiß",
+    "black": "schwarz",
 }
 INDECLINABLE = {"rosa"}
 SIZES = {"small": "klein", "large": "groß"}
@@ -91,7 +99,7 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
 
 
 def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
-    """"Sie ist klein und rot." — predicative adjectives stay uninflected; only the pronoun carries the gender."""
+    """ "Sie ist klein und rot." — predicative adjectives stay uninflected; only the pronoun carries the gender."""
     words = ([SIZES[group.size]] if group.size else []) + ([COLOURS[group.colour]] if group.colour else [])
     return _sentence(f"{PRONOUNS[gender_override or gender(group.shape)]} ist {' und '.join(words)}")
 

@@ -12,14 +12,28 @@ from .scenes import Group
 
 PREFIX = "The image shows"
 NOUNS = {
-    "circle": "circle", "square": "square", "triangle": "triangle", "star": "star", "heart": "heart",
-    "cross": "cross", "ring": "ring", "diamond": "diamond", "ellipse": "ellipse", "arrow": "arrow",
+    "circle": "circle",
+    "square": "square",
+    "triangle": "triangle",
+    "star": "star",
+    "heart": "heart",
+    "cross": "cross",
+    "ring": "ring",
+    "diamond": "diamond",
+    "ellipse": "ellipse",
+    "arrow": "arrow",
 }
 PLURALS = {**{shape: noun + "s" for shape, noun in NOUNS.items()}, "cross": "crosses"}
 COLOURS = {c: c for c in ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "white", "black")}
 SIZES = {"small": "small", "large": "large"}
 NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
-RELATIONS = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below", "next": "next to"}
+RELATIONS = {
+    "left": "to the left of",
+    "right": "to the right of",
+    "above": "above",
+    "below": "below",
+    "next": "next to",
+}
 
 
 def _sentence(text: str) -> str:
@@ -57,12 +71,12 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
     return _sentence(f"{noun_phrase(subject, True)} {verb} {RELATIONS[relation]} {noun_phrase(landmark, True)}")
 
 
-def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:  # noqa: ARG001 - "it" has no gender
-    """"It is small and red." — the noun is left for the image to supply."""
+def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
+    """ "It is small and red." — the noun is left for the image to supply."""
     words = ([SIZES[group.size]] if group.size else []) + ([COLOURS[group.colour]] if group.colour else [])
     return _sentence(f"it is {' and '.join(words)}")
 
 
-def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:  # noqa: ARG001
-    """"It is to the left of the blue circle." — which object "it" is, only the image tells."""
+def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:
+    """ "It is to the left of the blue circle." — which object "it" is, only the image tells."""
     return _sentence(f"it is {RELATIONS[relation]} {noun_phrase(landmark, True)}")

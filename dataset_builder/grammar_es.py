@@ -89,13 +89,13 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
 
 
 def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
-    """"Es pequeña y roja." — subject dropped; adjectives agree with the noun the image shows."""
+    """ "Es pequeña y roja." — subject dropped; adjectives agree with the noun the image shows."""
     genus = gender_override or gender(group.shape)
     words = [_form(COLOURS[group.colour], genus, False)] if group.colour else []
     words = ([_form(SIZES[group.size], genus, False)] if group.size else []) + words
     return _sentence(f"es {' y '.join(words)}")
 
 
-def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:  # noqa: ARG001
-    """"Está a la izquierda del …" — Spanish drops the pronoun, so nothing here depends on the subject's gender."""
+def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:
+    """ "Está a la izquierda del …" — Spanish drops the pronoun, so nothing here depends on the subject's gender."""
     return _sentence(f"está {_prepositional(relation, landmark)}")

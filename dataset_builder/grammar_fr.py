@@ -78,7 +78,7 @@ def _of(phrase: str) -> str:
     """French "de" + noun phrase: du, des, d'un(e), de la, de l'."""
     for article, contracted in (("le ", "du "), ("les ", "des "), ("un ", "d'un "), ("une ", "d'une ")):
         if phrase.startswith(article):
-            return contracted + phrase[len(article):]
+            return contracted + phrase[len(article) :]
     return f"de {phrase}"
 
 
@@ -101,9 +101,9 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
 
 
 def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
-    """"Elle est petite et rouge." — pronoun and predicative adjectives agree with the noun the image shows."""
+    """ "Elle est petite et rouge." — pronoun and predicative adjectives agree with the noun the image shows."""
     genus = gender_override or gender(group.shape)
-    words = ([_form(SIZES[group.size], genus, False)] if group.size else [])
+    words = [_form(SIZES[group.size], genus, False)] if group.size else []
     words += [_form(COLOURS[group.colour], genus, False)] if group.colour else []
     return _sentence(f"{PRONOUNS[genus]} est {' et '.join(words)}")
 

@@ -11,9 +11,18 @@ from .scenes import Group
 # shape: gender + forms {case: (singular, plural)}
 NOUNS = {
     "circle": ("m", {"nom": ("круг", "круги"), "gen": ("круга", "кругов"), "ins": ("кругом", "кругами")}),
-    "square": ("m", {"nom": ("квадрат", "квадраты"), "gen": ("квадрата", "квадратов"), "ins": ("квадратом", "квадратами")}),
-    "triangle": ("m", {"nom": ("треугольник", "треугольники"), "gen": ("треугольника", "треугольников"),
-                       "ins": ("треугольником", "треугольниками")}),
+    "square": (
+        "m",
+        {"nom": ("квадрат", "квадраты"), "gen": ("квадрата", "квадратов"), "ins": ("квадратом", "квадратами")},
+    ),
+    "triangle": (
+        "m",
+        {
+            "nom": ("треугольник", "треугольники"),
+            "gen": ("треугольника", "треугольников"),
+            "ins": ("треугольником", "треугольниками"),
+        },
+    ),
     "star": ("f", {"nom": ("звезда", "звезды"), "gen": ("звезды", "звезд"), "ins": ("звездой", "звездами")}),
     "heart": ("n", {"nom": ("сердце", "сердца"), "gen": ("сердца", "сердец"), "ins": ("сердцем", "сердцами")}),
     "cross": ("m", {"nom": ("крест", "кресты"), "gen": ("креста", "крестов"), "ins": ("крестом", "крестами")}),
@@ -24,9 +33,16 @@ NOUNS = {
 }
 # Adjective stem + declension type.
 COLOURS = {
-    "red": ("красн", "hard"), "orange": ("оранжев", "hard"), "yellow": ("желт", "hard"), "green": ("зелен", "hard"),
-    "blue": ("син", "soft"), "purple": ("фиолетов", "hard"), "pink": ("розов", "hard"), "brown": ("коричнев", "hard"),
-    "white": ("бел", "hard"), "black": ("черн", "hard"),
+    "red": ("красн", "hard"),
+    "orange": ("оранжев", "hard"),
+    "yellow": ("желт", "hard"),
+    "green": ("зелен", "hard"),
+    "blue": ("син", "soft"),
+    "purple": ("фиолетов", "hard"),
+    "pink": ("розов", "hard"),
+    "brown": ("коричнев", "hard"),
+    "white": ("бел", "hard"),
+    "black": ("черн", "hard"),
 }
 SIZES = {"small": ("маленьк", "velar"), "large": ("больш", "stressed")}
 # Endings by type and case: (masculine, feminine, neuter, plural).
@@ -44,8 +60,13 @@ NUMBERS = {
 }
 PRONOUNS = {"m": "он", "f": "она", "n": "оно"}
 PARTICIPLE = {"m": "изображен", "f": "изображена", "n": "изображено", "pl": "изображены"}
-RELATIONS = {"left": ("слева от", "gen"), "right": ("справа от", "gen"), "above": ("над", "ins"),
-             "below": ("под", "ins"), "next": ("рядом с", "ins")}
+RELATIONS = {
+    "left": ("слева от", "gen"),
+    "right": ("справа от", "gen"),
+    "above": ("над", "ins"),
+    "below": ("под", "ins"),
+    "next": ("рядом с", "ins"),
+}
 _CONSONANTS = set("бвгджзклмнпрстфхцчшщ")
 
 
@@ -110,7 +131,7 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
 
 
 def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
-    """"Она маленькая и красная." — pronoun and long-form predicative adjectives agree with the depicted noun."""
+    """ "Она маленькая и красная." — pronoun and long-form predicative adjectives agree with the depicted noun."""
     genus = gender_override or gender(group.shape)
     return _sentence(f"{PRONOUNS[genus]} {' и '.join(_adjectives(group, 'nom', _SLOT[genus]))}")
 

@@ -10,13 +10,28 @@ from .scenes import Group
 PREFIX = "图为"
 # shape: (noun, measure word)
 NOUNS = {
-    "circle": ("圆", "个"), "square": ("正方形", "个"), "triangle": ("三角形", "个"), "star": ("星星", "颗"),
-    "heart": ("爱心", "颗"), "cross": ("十字", "个"), "ring": ("圆环", "个"), "diamond": ("菱形", "个"),
-    "ellipse": ("椭圆", "个"), "arrow": ("箭头", "个"),
+    "circle": ("圆", "个"),
+    "square": ("正方形", "个"),
+    "triangle": ("三角形", "个"),
+    "star": ("星星", "颗"),
+    "heart": ("爱心", "颗"),
+    "cross": ("十字", "个"),
+    "ring": ("圆环", "个"),
+    "diamond": ("菱形", "个"),
+    "ellipse": ("椭圆", "个"),
+    "arrow": ("箭头", "个"),
 }
 COLOURS = {
-    "red": "红色", "orange": "橙色", "yellow": "黄色", "green": "绿色", "blue": "蓝色", "purple": "紫色", "pink": "粉色",
-    "brown": "棕色", "white": "白色", "black": "黑色",
+    "red": "红色",
+    "orange": "橙色",
+    "yellow": "黄色",
+    "green": "绿色",
+    "blue": "蓝色",
+    "purple": "紫色",
+    "pink": "粉色",
+    "brown": "棕色",
+    "white": "白色",
+    "black": "黑色",
 }
 SIZES = {"small": "小", "large": "大"}
 SIZE_PREDICATES = {"small": "很小", "large": "很大"}
@@ -48,11 +63,13 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
     return f"{noun_phrase(subject, True)}在{noun_phrase(landmark, True)}的{RELATIONS[relation]}。"
 
 
-def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:  # noqa: ARG001 - 它 has no gender
-    """"它很小，是红色的。" """
-    parts = ([SIZE_PREDICATES[group.size]] if group.size else []) + ([f"是{COLOURS[group.colour]}的"] if group.colour else [])
+def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
+    """ "它很小，是红色的。" """
+    parts = ([SIZE_PREDICATES[group.size]] if group.size else []) + (
+        [f"是{COLOURS[group.colour]}的"] if group.colour else []
+    )
     return f"它{'，'.join(parts)}。"
 
 
-def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:  # noqa: ARG001
+def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:
     return f"它在{noun_phrase(landmark, True)}的{RELATIONS[relation]}。"
