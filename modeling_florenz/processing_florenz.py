@@ -244,6 +244,7 @@ class FlorenzProcessor(ProcessorMixin):
         prefix: force `LANGUAGE_PREFIXES[language]` into the decoder (caption tasks only, for `generate`).
         text_target: reference output(s) → `labels` = `<bos> … <eos>`, right-padded with -100.
         max_length / max_target_length: truncate encoder prompts / labels (the final `</s>` / `<eos>` is kept).
+        return_tensors: "pt" (default), "np", or None (id lists, pixel values as a numpy array).
 
         Returns `pixel_values` (B, 3, S, S) float32, `input_ids`/`attention_mask` (right-padded with the encoder pad),
         and optionally `decoder_input_ids`/`decoder_attention_mask` (left-padded) and `labels`.
