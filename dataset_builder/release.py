@@ -143,7 +143,7 @@ def _configs_yaml(plan: Mapping[tuple[str, str], int], mixture_keys: Sequence[st
 
 
 def coverage_matrix(config_splits: Mapping[str, Sequence[str]]) -> str:
-    """Markdown task × language table: `train+eval`, `eval only` or `—` per cell (the incomplete-coverage design)."""
+    """Markdown task × language table: `train+eval`, `train only`, `eval only` or `—` per cell (incomplete coverage)."""
     from .balancing import LANGUAGES
 
     tasks = sorted({key.rsplit("-", 1)[0] for key in config_splits if key != MIXTURE_CONFIG})
@@ -151,8 +151,13 @@ def coverage_matrix(config_splits: Mapping[str, Sequence[str]]) -> str:
     for task in tasks:
         cells = []
         for lang in LANGUAGES:
-            splits = config_splits.get(f"{task}-{lang}")
-            cells.append("—" if not splits else ("train+eval" if "train" in splits else "eval only"))
+            splits = set(config_splits.get(f"{task}-{lang}", ()))
+            if not splits:
+                cells.append("—")
+            elif "train" in splits:
+                cells.append("train+eval" if len(splits) > 1 else "train only")
+            else:
+                cells.append("eval only")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -15,6 +15,7 @@ from datasets import load_dataset
 from PIL import Image
 
 from dataset_builder import aligned
+from dataset_builder.release import release_summary
 
 WORDS = [
     "a",
@@ -266,6 +267,8 @@ def test_build_with_clip_retrieval_skips_unreadable_images_and_resumes(tmp_path,
     assert len(set(fr_images)) == len(fr_images)
     assert report["parallel"]["zh"]["attached"] >= 2
     assert "un cercle rouge" in translation_fr["target"]
+    coverage = release_summary(out)["coverage"]
+    assert "| caption | train only | train only | — |" in coverage  # real data here has no eval splits
     assert all(row["source"] in row["prompt"] for row in translation_fr)
     # resuming a finished build recomputes nothing and rewrites no shard
     shards = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
