@@ -12,7 +12,7 @@ _EXPORTS = {
     "FlorenzPreTrainedModel": "modeling_florenz",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["FLORENZ_PRESETS", "FlorenzConfig", "FlorenzForConditionalGeneration", "FlorenzModel", "FlorenzPreTrainedModel"]
 
 
 def __getattr__(name: str):

@@ -8,7 +8,6 @@ decoder (0.4B/1.0B) or a Gemma-2/Gemma-3 stack into every layer of which a gated
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 from transformers import initialization as init
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.generation import GenerationConfig, GenerationMixin
