@@ -43,14 +43,13 @@ def _sweep(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
         "train",
-        help="train one model (TRL-style config: YAML file or flags)",
+        help="train one model (TRL-style config: YAML file or flags such as --output_dir DIR --seen_samples N)",
         description="Train a Florenz model. Flags are the fields of FlorenzPretrainConfig / FlorenzSFTConfig "
         "(transformers Seq2SeqTrainingArguments plus model, dataset, seen_samples, max_encoder_length, …).",
     )
     train.add_argument("--config", help="YAML file with the config fields")
     train.add_argument("--recipe", choices=("pretrain", "sft"), default="pretrain")
-    train.add_argument("overrides", nargs=argparse.REMAINDER, help="config fields as flags, e.g. --output_dir DIR")
-    train.set_defaults(func=_train)
+    train.set_defaults(func=_train, accepts_extra_flags=True, overrides=[])
 
     sweep = subparsers.add_parser("sweep", help="run the model-size × seen-samples grid on Florenz-Scenes")
     sweep.add_argument("--out", required=True)

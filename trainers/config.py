@@ -48,7 +48,7 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
     save_steps: float = 500
     save_total_limit: int | None = 2
     eval_strategy: str = "no"
-    report_to: str | list[str] | None = "none"
+    report_to: None | str | list[str] = "none"
     remove_unused_columns: bool = False
     train_sampling_strategy: str = "sequential"
     use_cpu: bool = False

@@ -26,37 +26,38 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 
 # Frequent function words and caption vocabulary per Latin-script language. Words shared by two languages (e.g. "en"
 # fr/es, "la" fr/es, "in" en/de) count for both; the language with the most hits wins.
-_LEXICON: dict[str, frozenset[str]] = {
-    "en": frozenset(
+_LEXICON_WORDS: dict[str, str] = {
+    "en": (
         "the a an of in on at with and or to is are was were be been this that these those there it its his her "
         "their some two three four several many one from by for over under near next behind front top into out up "
         "down while who which what has have holding sitting standing walking playing wearing looking man woman men "
         "women people person boy girl child children dog cat street table water white black red blue green yellow "
-        "brown small large big little young old photo picture image shows showing background other around".split()
+        "brown small large big little young old photo picture image shows showing background other around"
     ),
-    "de": frozenset(
+    "de": (
         "der die das den dem des ein eine einer einem einen eines und oder mit auf im in am an ist sind war waren "
         "von vom zu zum zur für über unter neben vor hinter bei aus nach sich es sie er ihr ihre sein seine zwei drei "
         "vier mehrere viele einige auch nicht ein mann frau männer frauen leute menschen junge mädchen kind kinder "
         "hund katze straße tisch wasser weiß weißen schwarz schwarzen rot roten blau blauen grün grünen gelb gelben "
         "braun kleine kleiner kleinen große großer großen alt alte junger foto bild zeigt hintergrund steht sitzt hält "
-        "spielt trägt läuft".split()
+        "spielt trägt läuft"
     ),
-    "fr": frozenset(
+    "fr": (
         "le la les un une des du de d l et ou avec sur dans sous est sont était étaient au aux en par pour près "
         "devant derrière entre à ce cette ces son sa ses leur leurs il elle ils elles qui que deux trois quatre "
         "plusieurs quelques homme femme hommes femmes gens personne personnes garçon fille enfant enfants chien chat "
         "rue table eau blanc blanche noir noire rouge bleu bleue vert verte jaune marron petit petite grand grande "
-        "jeune vieux photo image montre fond assis debout tient joue porte marche".split()
+        "jeune vieux photo image montre fond assis debout tient joue porte marche"
     ),
-    "es": frozenset(
+    "es": (
         "el la los las un una unos unas de del y o con en sobre bajo es son está están era eran al por para cerca "
         "delante detrás entre este esta estos estas ese esa su sus él ella ellos ellas que dos tres cuatro varios "
         "varias algunos algunas hombre mujer hombres mujeres gente persona personas niño niña niños perro gato calle "
         "mesa agua blanco blanca negro negra rojo roja azul verde amarillo amarilla marrón pequeño pequeña grande "
-        "joven viejo foto imagen muestra fondo sentado sentada parado sostiene juega lleva camina".split()
+        "joven viejo foto imagen muestra fondo sentado sentada parado sostiene juega lleva camina"
     ),
 }
+_LEXICON = {language: frozenset(words.split()) for language, words in _LEXICON_WORDS.items()}
 # Letters that (among en/de/fr/es) occur only in one language; each occurrence is one extra point.
 _DIACRITICS: dict[str, str] = {"de": "äöüß", "fr": "àâçèêëîïôûœ", "es": "áíóúñ¿¡"}
 

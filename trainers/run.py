@@ -5,10 +5,11 @@ Used by `florenz train` and by every point of `florenz sweep`.
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
-from transformers.trainer_utils import get_last_checkpoint
 
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS, uniform_shares
@@ -72,6 +73,47 @@ def training_stream(args: FlorenzPretrainConfig, corpus: ScenesConfig):
     return ReleaseStream(sources, args.seen_samples, seed=args.seed, shares=shares)
 
 
+def check_lengths(model, args: FlorenzPretrainConfig) -> None:
+    """Fail before training when image tokens + prompt or the targets exceed the learned position tables."""
+    config = model.config
+    stride = 1
+    for step in config.vision_config.patch_stride:
+        stride *= step
+    image_tokens = (args.image_size // stride) ** 2 + 1
+    encoder_positions = config.encoder_config.max_position_embeddings
+    if image_tokens + args.max_encoder_length > encoder_positions:
+        raise ValueError(
+            f"{image_tokens} image tokens + max_encoder_length={args.max_encoder_length} exceed the encoder's "
+            f"{encoder_positions} positions; lower max_encoder_length or image_size"
+        )
+    decoder_positions = getattr(config.text_config, "max_position_embeddings", None)
+    if decoder_positions is not None and args.max_decoder_length > decoder_positions:
+        raise ValueError(
+            f"max_decoder_length={args.max_decoder_length} exceeds the decoder's {decoder_positions} positions"
+        )
+
+
+def last_complete_checkpoint(output_dir: str | Path) -> str | None:
+    """Newest `checkpoint-N` whose trainer state (written last) is complete; removes checkpoints killed mid-write.
+
+    `transformers`' own `get_last_checkpoint` returns the newest folder even when the process died while writing
+    it, which then cannot be resumed.
+    """
+    checkpoints = sorted(
+        (p for p in Path(output_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+        reverse=True,
+    )
+    for checkpoint in checkpoints:
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            shutil.rmtree(checkpoint)
+            continue
+        return str(checkpoint)
+    return None
+
+
 def train(
     args: FlorenzPretrainConfig,
     eval_sets: dict[str, list[dict[str, Any]]] | None = None,
@@ -82,6 +124,7 @@ def train(
     corpus = scenes_corpus_config(args, corpus_seed)
     tokenizer_dir = tokenizer_dir or Path(args.output_dir) / "tokenizers"
     model, processor, decoder_init = build_model(args, corpus, tokenizer_dir)
+    check_lengths(model, args)
     model.apply_freeze_policy(args.freeze_policy)
     if args.train_vision:
         for name, param in model.named_parameters():
@@ -94,8 +137,7 @@ def train(
         processing_class=processor,
         eval_sets=eval_sets,
     )
-    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
-    trainer.train(resume_from_checkpoint=last)
+    trainer.train(resume_from_checkpoint=last_complete_checkpoint(args.output_dir))
     final = Path(args.output_dir) / FINAL_DIR
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))

@@ -1,0 +1,147 @@
+"""Trainers: config validation, collator, compute accounting, runs table, one sweep point, exact resume."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dataset_builder.corpus import ScenesConfig, make_row
+from modeling_florenz.checkpoint_init import build_model_and_processor
+from trainers.collator import FlorenzDataCollator
+from trainers.compute import forward_flops_per_sample, parameter_counts, training_compute
+from trainers.config import FlorenzPretrainConfig
+from trainers.runs_table import REQUIRED_COLUMNS, append_run, completed_run_ids, read_runs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_config_rejects_bad_values(tmp_path):
+    with pytest.raises(ValueError, match="balancing"):
+        FlorenzPretrainConfig(output_dir=str(tmp_path), balancing="nope", use_cpu=True)
+    with pytest.raises(ValueError, match="freeze_policy"):
+        FlorenzPretrainConfig(output_dir=str(tmp_path), freeze_policy="nope", use_cpu=True)
+    with pytest.raises(ValueError, match="multiple of the global batch"):
+        FlorenzPretrainConfig(output_dir=str(tmp_path), seen_samples=100, per_device_train_batch_size=32, use_cpu=True)
+    config = FlorenzPretrainConfig(output_dir=str(tmp_path), seen_samples=96, per_device_train_batch_size=32, use_cpu=True)
+    assert config.max_steps == 3
+    assert (config.learning_rate, config.weight_decay, config.lr_scheduler_type) == (1e-4, 0.01, "cosine")
+
+
+def test_collator_builds_encoder_inputs_and_right_padded_labels():
+    _, processor = build_model_and_processor("tiny-bart")
+    corpus = ScenesConfig(image_size=64)
+    rows = [make_row(corpus, "train", "caption-en", 0), make_row(corpus, "train", "translation-zh", 1)]
+    batch = FlorenzDataCollator(processor, max_encoder_length=48, max_decoder_length=40)(rows)
+    assert batch["pixel_values"].shape == (2, 3, 64, 64)
+    assert batch["input_ids"].shape[1] <= 48 and batch["labels"].shape[1] <= 40
+    labels = batch["labels"]
+    for row in labels:
+        real = row[row != -100]
+        assert real[0].item() == processor.tokenizer.bos_token_id
+        assert real[-1].item() == processor.tokenizer.eos_token_id
+        # right padding: no real label after the first -100
+        first_pad = (row == -100).nonzero()
+        if len(first_pad):
+            assert (row[first_pad[0, 0] :] == -100).all()
+
+
+def test_compute_accounting_counts_flops_and_trainable_share():
+    model, _ = build_model_and_processor("tiny-bart")
+    flops_short = forward_flops_per_sample(model, 8, 8, 64)
+    flops_long = forward_flops_per_sample(model, 32, 32, 64)
+    assert 0 < flops_short < flops_long
+    total, trainable = parameter_counts(model)
+    assert total == trainable
+    model.apply_freeze_policy("paper")
+    total_frozen, trainable_frozen = parameter_counts(model)
+    assert total_frozen == total and trainable_frozen < total
+    assert training_compute(10, 100, 4, 1) == pytest.approx(10 * 100 * 1.25)
+    with pytest.raises(ValueError):
+        training_compute(10, 100, 4, 5)
+
+
+def test_runs_table_appends_replaces_and_validates(tmp_path):
+    table = tmp_path / "runs.csv"
+    row = {column: 1 for column in REQUIRED_COLUMNS} | {"run_id": "a", "ce_caption-fr": 2.5}
+    append_run(table, row)
+    append_run(table, row | {"run_id": "b", "extra": 7})
+    append_run(table, row | {"run_id": "a", "ce_seen_caption": 0.5})
+    rows = read_runs(table)
+    assert [r["run_id"] for r in rows] == ["b", "a"]
+    assert rows[1]["ce_seen_caption"] == "0.5" and rows[0]["extra"] == "7" and rows[1]["extra"] == ""
+    assert completed_run_ids(table) == {"a", "b"}
+    with pytest.raises(ValueError, match="lacks required columns"):
+        append_run(table, {"run_id": "c"})
+    assert not list(tmp_path.glob(".runs-*"))
+
+
+def test_sweep_point_writes_row_and_is_skipped_on_rerun(tmp_path):
+    from trainers.sweep import run_sweep
+
+    torch.manual_seed(0)
+    table = run_sweep(tmp_path, ["scenes-xs"], [32], seeds=[0], batch_size=16, num_eval=4, generation_rows=2)
+    rows = read_runs(table)
+    assert len(rows) == 1
+    row = rows[0]
+    for column in (*REQUIRED_COLUMNS, "ce_caption-fr", "ce_gap_unseen", "bleu_unseen_prefix", "acc_disambiguation"):
+        assert row[column] != "", column
+    assert float(row["compute"]) == pytest.approx(
+        32 * float(row["flops_per_sample"]) * (1 + float(row["trainable_params"]) / float(row["params"]))
+    )
+    assert row["decoder_init"] == "scratch" and row["decoder_kind"] == "bart"
+    assert (tmp_path / "runs" / row["run_id"] / "final" / "model.safetensors").exists()
+    started = time.perf_counter()
+    run_sweep(tmp_path, ["scenes-xs"], [32], seeds=[0], batch_size=16, num_eval=4, generation_rows=2)
+    assert time.perf_counter() - started < 5  # nothing retrained
+    assert len(read_runs(table)) == 1
+
+
+def _train_command(out: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "florenz_cli", "train",
+        "--output_dir", str(out), "--model", "tiny-bart", "--dataset", "scenes", "--image_size", "64",
+        "--seen_samples", "384", "--per_device_train_batch_size", "8", "--save_steps", "4",
+        "--save_total_limit", "2", "--warmup_steps", "1", "--learning_rate", "1e-3", "--logging_steps", "1",
+        "--max_encoder_length", "48", "--max_decoder_length", "40", "--seed", "3", "--use_cpu", "true",
+        "--disable_tqdm", "true",
+    ]  # fmt: skip
+
+
+def _final_weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_file(out / "final" / "model.safetensors")
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_reproduces_uninterrupted_weights(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    reference = tmp_path / "reference"
+    subprocess.run(_train_command(reference), check=True, cwd=REPO, env=env, capture_output=True)
+
+    interrupted = tmp_path / "interrupted"
+    kill_at = random.Random().choice(range(8, 41, 4))
+    process = subprocess.Popen(_train_command(interrupted), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 300
+    while not (interrupted / f"checkpoint-{kill_at}").exists():
+        assert process.poll() is None, "training ended before the kill point"
+        assert time.time() < deadline
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (interrupted / "final").exists()
+    subprocess.run(_train_command(interrupted), check=True, cwd=REPO, env=env, capture_output=True)
+
+    expected, resumed = _final_weights(reference), _final_weights(interrupted)
+    assert expected.keys() == resumed.keys()
+    for name in expected:
+        assert torch.equal(expected[name], resumed[name]), name
