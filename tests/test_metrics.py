@@ -46,7 +46,11 @@ def test_bleu_transposes_several_references_per_hypothesis():
     # Correct sacrebleu input: stream k holds the k-th reference of every hypothesis (written out by hand).
     streams = [
         ["a black dog runs across the grass", "two kids are playing at the beach", "a man rides a bike"],
-        ["a dog runs on the green grass", "two children play on the sand", "a man on a red bicycle rides down the street"],
+        [
+            "a dog runs on the green grass",
+            "two children play on the sand",
+            "a man on a red bicycle rides down the street",
+        ],
     ]
     expected = sacrebleu.corpus_bleu(hyps, streams, tokenize="13a").score
     assert bleu(hyps, refs, "en") == pytest.approx(expected)
@@ -56,7 +60,10 @@ def test_bleu_transposes_several_references_per_hypothesis():
 
 def test_bleu_variable_reference_counts_find_the_matching_reference():
     hyps = ["a dog runs on the grass today", "two children play on the sand at the beach"]
-    refs = [["a dog runs on the grass today"], ["two kids play", "a beach", "two children play on the sand at the beach"]]
+    refs = [
+        ["a dog runs on the grass today"],
+        ["two kids play", "a beach", "two children play on the sand at the beach"],
+    ]
     assert bleu(hyps, refs, "en") == pytest.approx(100.0)
 
 

@@ -105,7 +105,9 @@ def test_factor_law_recovers_betas_with_cis_from_seed_means():
 
 def test_factor_law_prediction_intervals_are_wider_than_confidence_intervals():
     fit = fit_runs(validate_runs(synthetic_runs()), n_bootstrap=0)
-    band = fit.groups["seen_caption"].factor_fit.predict(P=np.array([1e6, 1e8]), S=np.array([3e5, 3e5]), T=np.array([2.0, 2.0]))
+    band = fit.groups["seen_caption"].factor_fit.predict(
+        P=np.array([1e6, 1e8]), S=np.array([3e5, 3e5]), T=np.array([2.0, 2.0])
+    )
     assert (band["pi_lower"] < band["ci_lower"]).all() and (band["ci_lower"] < band["mean"]).all()
     assert (band["mean"] < band["ci_upper"]).all() and (band["ci_upper"] < band["pi_upper"]).all()
     # Extrapolating two orders of magnitude beyond the largest model widens the band.
@@ -168,6 +170,10 @@ def test_run_fit_writes_schema_and_plots(tmp_path):
         assert {"E", "A", "alpha", "B", "beta", "alpha_ci", "beta_ci"} <= set(entry["chinchilla"])
         assert len(entry["compute_law"]["alpha1_ci"]) == 2 and entry["chinchilla"]["n_bootstrap"] == 5
         assert "T = 2" in entry["chinchilla"]["subset_note"]
+        predictions = entry["factor_law"]["predictions_at_max_S"]
+        assert len(predictions) == 8 and {p["S"] for p in predictions} == {3e5}  # 4 sizes x 2 inits
+        for p in predictions:
+            assert p["pi"][0] < p["ci"][0] < p["mean"] < p["ci"][1] < p["pi"][1]
     assert document["grounding_gap_unseen"]["factor_law"]["beta1"] == pytest.approx(0.2, abs=1e-6)
     assert "T = 1 + m" in document["T_definition"]
     for name in ("compute_law", "params_law", "emergence"):

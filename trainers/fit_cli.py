@@ -20,7 +20,11 @@ def _write_json(document: dict, path: Path) -> None:
 
 def _summary_line(name: str, entry: dict) -> str:
     parts = [name]
-    for law, keys in (("compute_law", ("alpha1",)), ("factor_law", ("beta1", "beta2", "beta3")), ("chinchilla", ("alpha", "beta"))):
+    for law, keys in (
+        ("compute_law", ("alpha1",)),
+        ("factor_law", ("beta1", "beta2", "beta3")),
+        ("chinchilla", ("alpha", "beta")),
+    ):
         fields = entry.get(law, {})
         values = [f"{key}={fields[key]:.3f}" for key in keys if isinstance(fields.get(key), float)]
         parts.append(f"{law}: {' '.join(values) if values else fields.get('note', 'n/a')}")

@@ -49,6 +49,14 @@ def _figure(n_panels: int):
     return figure, figure.subplots(1, n_panels, squeeze=False)[0]
 
 
+def _log_x(ax) -> None:
+    """Log x axis labelled at decades only (minor labels collide over the narrow ranges of small sweeps)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _t_label(t: float) -> str:
     return _INIT_STYLE.get(float(t), ("^", f"T={t:g}"))[1]
 
@@ -66,8 +74,16 @@ def plot_compute_law(fit: ScalingFit, path: Path) -> None:
             continue
         for t, subset in data.groupby("T"):
             marker, label = _INIT_STYLE.get(float(t), ("^", _t_label(t)))
-            ax.scatter(subset["compute"], subset[target], marker=marker, c=np.log10(subset["params"]),
-                       cmap="viridis", s=28, label=label, zorder=3)
+            ax.scatter(
+                subset["compute"],
+                subset[target],
+                marker=marker,
+                c=np.log10(subset["params"]),
+                cmap="viridis",
+                s=28,
+                label=label,
+                zorder=3,
+            )
         frontier = data[pareto_frontier(data["compute"].to_numpy(), data[target].to_numpy())]
         steps_x = [*frontier["compute"], data["compute"].max()]
         steps_y = [*frontier[target], frontier[target].iloc[-1]]
@@ -75,8 +91,13 @@ def plot_compute_law(fit: ScalingFit, path: Path) -> None:
         if group.compute_fit is not None:
             grid = np.geomspace(data["compute"].min(), data["compute"].max(), 100)
             entry = group.entry["compute_law"]
-            ax.plot(grid, group.compute_fit.predict(C=grid)["mean"], color="tab:red", lw=1.5,
-                    label=f"{entry['alpha0']:.3g}·C^{entry['alpha1']:.3f}")
+            ax.plot(
+                grid,
+                group.compute_fit.predict(C=grid)["mean"],
+                color="tab:red",
+                lw=1.5,
+                label=f"{entry['alpha0']:.3g}·C^{entry['alpha1']:.3f}",
+            )
         else:
             ax.text(0.02, 0.02, group.entry["compute_law"]["note"], transform=ax.transAxes, fontsize=7)
         ax.legend(fontsize=7)
@@ -98,13 +119,21 @@ def plot_params_law(fit: ScalingFit, path: Path) -> None:
     for ax, name in zip(axes, panels):
         group = fit.groups[name]
         target = group.target
-        ax.set(xscale="log", yscale="log", xlabel="parameters P", ylabel=target)
+        _log_x(ax)
+        ax.set(yscale="log", xlabel="parameters P", ylabel=target)
         ax.set_title(f"{_TITLES[name]} at S = {s_max:.3g}")
         data = at_s[at_s[target].notna()]
         for t, subset in data.groupby("T"):
             marker, label = _INIT_STYLE.get(float(t), ("^", _t_label(t)))
-            points = ax.errorbar(subset["params"], subset[target], yerr=subset[f"{target}_std"].fillna(0),
-                                 fmt=marker, capsize=3, label=label, zorder=3)
+            points = ax.errorbar(
+                subset["params"],
+                subset[target],
+                yerr=subset[f"{target}_std"].fillna(0),
+                fmt=marker,
+                capsize=3,
+                label=label,
+                zorder=3,
+            )
             color = points[0].get_color()
             if group.factor_fit is None:
                 continue
@@ -115,7 +144,9 @@ def plot_params_law(fit: ScalingFit, path: Path) -> None:
             ax.plot(grid[inside], band["mean"][inside], lw=1.5, color=color)
             ax.plot(grid[~inside], band["mean"][~inside], lw=1.5, ls="--", color=color)
             ax.fill_between(grid, band["ci_lower"], band["ci_upper"], color=color, alpha=0.3, label=f"95% CI ({label})")
-            ax.fill_between(grid, band["pi_lower"], band["pi_upper"], color=color, alpha=0.12, label=f"95% PI ({label})")
+            ax.fill_between(
+                grid, band["pi_lower"], band["pi_upper"], color=color, alpha=0.12, label=f"95% PI ({label})"
+            )
         if group.factor_fit is None:
             ax.text(0.02, 0.02, group.entry["factor_law"]["note"], transform=ax.transAxes, fontsize=7)
         ax.legend(fontsize=7)
@@ -127,7 +158,10 @@ def emergence_metrics(table: pd.DataFrame) -> list[tuple[str, str]]:
     return [
         (stem, label)
         for stem, label in EMERGENCE_METRICS
-        if all(f"{stem}_{kind}" in table.columns and table[f"{stem}_{kind}"].notna().any() for kind in ("prefix", "noprefix"))
+        if all(
+            f"{stem}_{kind}" in table.columns and table[f"{stem}_{kind}"].notna().any()
+            for kind in ("prefix", "noprefix")
+        )
     ]
 
 
@@ -140,14 +174,22 @@ def plot_emergence(fit: ScalingFit, path: Path) -> None:
     s_max = fit.table["seen_samples"].max()
     data = fit.table[fit.table["seen_samples"] == s_max].sort_values("params")
     for ax, (stem, label) in zip(axes, metrics):
-        ax.set(xscale="log", xlabel="parameters P", ylabel=label)
+        _log_x(ax)
+        ax.set(xlabel="parameters P", ylabel=label)
         ax.set_title(f"{label} at S = {s_max:.3g}")
         for t, subset in data.groupby("T"):
             for kind, style in (("prefix", "-"), ("noprefix", ":")):
                 column = f"{stem}_{kind}"
                 std = subset.get(f"{column}_std", pd.Series(0.0, index=subset.index)).fillna(0)
-                ax.errorbar(subset["params"], subset[column], yerr=std, ls=style, marker="o", capsize=3,
-                            label=f"{_t_label(t)}, {kind.replace('noprefix', 'no prefix')}")
+                ax.errorbar(
+                    subset["params"],
+                    subset[column],
+                    yerr=std,
+                    ls=style,
+                    marker="o",
+                    capsize=3,
+                    label=f"{_t_label(t)}, {kind.replace('noprefix', 'no prefix')}",
+                )
         ax.legend(fontsize=7)
     _save(figure, path)
 

@@ -145,8 +145,11 @@ class LogLinearFit:
 
     def predict(self, alpha: float = 0.05, **regressors: np.ndarray) -> pd.DataFrame:
         """Mean prediction with `alpha`-level confidence and prediction intervals, back in y units."""
+        if not regressors:
+            raise ValueError(f"give the regressors {list(self.regressors)} as arrays")
+        n = len(np.atleast_1d(next(iter(regressors.values()))))
         columns = [np.log10(np.asarray(regressors[name], dtype=float)) for name in self.regressors]
-        design = np.column_stack([np.ones_like(columns[0]), *columns]) if columns else np.ones((1, 1))
+        design = np.column_stack([np.ones(n), *columns])
         frame = self.result.get_prediction(design).summary_frame(alpha=alpha)
         return pd.DataFrame(
             {
@@ -185,7 +188,7 @@ def compute_law(compute: np.ndarray, ce: np.ndarray) -> tuple[dict[str, Any], Lo
     const_ci = fit.ci("const")
     entry = {
         "alpha0": 10 ** fit.coefficient("const"),
-        "alpha0_ci": [10**const_ci[0], 10**const_ci[1]],
+        "alpha0_ci": [10 ** const_ci[0], 10 ** const_ci[1]],
         "log10_alpha0": fit.coefficient("const"),
         "log10_alpha0_ci": const_ci,
         "alpha1": fit.coefficient("C"),
@@ -228,7 +231,7 @@ def factor_law(table: pd.DataFrame, target: str) -> tuple[dict[str, Any], LogLin
     entry.update(
         {
             "beta0": 10 ** fit.coefficient("const"),
-            "beta0_ci": [10**const_ci[0], 10**const_ci[1]],
+            "beta0_ci": [10 ** const_ci[0], 10 ** const_ci[1]],
             "log10_beta0": fit.coefficient("const"),
             "log10_beta0_ci": const_ci,
         }
@@ -236,9 +239,7 @@ def factor_law(table: pd.DataFrame, target: str) -> tuple[dict[str, Any], LogLin
     for name in used:
         beta = _FACTORS[name][0]
         entry.update({beta: fit.coefficient(name), f"{beta}_ci": fit.ci(name), f"{beta}_p": fit.pvalue(name)})
-    entry.update(
-        {"r2": float(fit.result.rsquared), "resid_std_log10": float(np.sqrt(fit.result.scale)), "n": fit.n}
-    )
+    entry.update({"r2": float(fit.result.rsquared), "resid_std_log10": float(np.sqrt(fit.result.scale)), "n": fit.n})
     return {key: entry[key] for key in sorted(entry, key=_factor_key_order)}, fit
 
 
@@ -370,9 +371,7 @@ def _chinchilla_bootstrap(log_p, log_s, log_y, theta, n_bootstrap: int, seed: in
     samples = np.array(samples)
     values = {"E": np.exp(samples[:, 0]), "A": np.exp(samples[:, 1]), "B": np.exp(samples[:, 2])}
     values.update({"alpha": samples[:, 3], "beta": samples[:, 4]})
-    result: dict[str, Any] = {
-        f"{name}_ci": np.percentile(v, [2.5, 97.5]).tolist() for name, v in values.items()
-    }
+    result: dict[str, Any] = {f"{name}_ci": np.percentile(v, [2.5, 97.5]).tolist() for name, v in values.items()}
     result.update({"n_bootstrap": len(samples), "bootstrap_converged": n_converged, "bootstrap_seed": seed})
     return result
 
@@ -419,6 +418,8 @@ def fit_runs(runs: pd.DataFrame, n_bootstrap: int = 200, seed: int = 0) -> Scali
             continue
         group.entry["compute_law"], group.compute_fit = compute_law(data["compute"].to_numpy(), data[target].to_numpy())
         group.entry["factor_law"], group.factor_fit = factor_law(table, target)
+        if group.factor_fit is not None:
+            group.entry["factor_law"]["predictions_at_max_S"] = _predictions_at_max_s(group.factor_fit, data)
         group.entry["chinchilla"] = _chinchilla_for(data, target, n_bootstrap, seed)
         group.entry["seed_spread"] = _seed_spread(data, target)
         groups[name] = group
@@ -441,6 +442,23 @@ def fit_runs(runs: pd.DataFrame, n_bootstrap: int = 200, seed: int = 0) -> Scali
         "skipped": [] if GAP_COLUMN in table.columns else [f"{GAP_GROUP}: no {GAP_COLUMN!r} column in runs.csv"],
     }
     return ScalingFit(table, groups, meta)
+
+
+def _predictions_at_max_s(fit: LogLinearFit, data: pd.DataFrame) -> list[dict[str, Any]]:
+    """Factor-law mean with 95% CI and PI at every (P, T) of the largest S: the numbers behind params_law.png."""
+    at_s = data[data["seen_samples"] == data["seen_samples"].max()][["params", "seen_samples", "T"]].drop_duplicates()
+    band = fit.predict(P=at_s["params"].to_numpy(), S=at_s["seen_samples"].to_numpy(), T=at_s["T"].to_numpy())
+    return [
+        {
+            "P": float(p),
+            "S": float(s),
+            "T": float(t),
+            "mean": float(row["mean"]),
+            "ci": [float(row["ci_lower"]), float(row["ci_upper"])],
+            "pi": [float(row["pi_lower"]), float(row["pi_upper"])],
+        }
+        for (p, s, t), (_, row) in zip(at_s.itertuples(index=False), band.iterrows())
+    ]
 
 
 def _chinchilla_for(data: pd.DataFrame, target: str, n_bootstrap: int, seed: int) -> dict[str, Any]:
