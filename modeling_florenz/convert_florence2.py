@@ -450,6 +450,8 @@ def load_safetensors(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def read_config(folder: str | os.PathLike) -> dict[str, Any]:
+    if not Path(folder).is_dir():
+        raise ValueError(f"checkpoint folder {folder} does not exist or is not a folder")
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise ValueError(f"{folder} has no config.json")
