@@ -226,3 +226,15 @@ def test_florenz_fit_cli(tmp_path, capsys):
     bad = write_csv(synthetic_runs(n_seeds=1).drop(columns=["seed"]), tmp_path / "bad.csv")
     assert main(["fit", bad, "--out", str(tmp_path / "out2")]) == 2
     assert "lacks required columns ['seed']" in capsys.readouterr().err
+
+
+def test_t_collinear_with_size_is_dropped_with_a_note():
+    runs = synthetic_runs(n_seeds=1)
+    # Two sizes, each with a single decoder init: log T is a linear function of log P.
+    runs = runs[
+        ((runs["params"] == 2e5) & (runs["decoder_init"] == "scratch"))
+        | ((runs["params"] == 3e6) & (runs["decoder_init"] == "pretrained"))
+    ]
+    entry = fit_runs(validate_runs(runs), n_bootstrap=0).to_json()["seen_caption"]["factor_law"]
+    assert entry["beta3"] is None and "collinear" in entry["beta3_note"]
+    assert entry["beta2"] == pytest.approx(TRUTH["ce_seen_caption"][2], abs=0.03)
