@@ -118,12 +118,28 @@ CAPTIONS = {
     "ru": "Молодой человек в красной рубашке сидит на скамейке рядом со своей собакой.",
 }
 MORE_CAPTIONS = {
-    "en": ["Two children are playing with a ball in the park.", "The photo shows a cat on the table."],
-    "de": ["Zwei Kinder spielen im Park mit einem Ball.", "Das Foto zeigt eine Katze auf dem Tisch."],
-    "fr": ["Deux enfants jouent au ballon dans le parc.", "La photo montre un chat sur la table."],
-    "es": ["Dos niños juegan con una pelota en el parque.", "La foto muestra un gato sobre la mesa."],
-    "zh": ["两个孩子在公园里玩球。", "照片显示桌子上有一只猫。"],
-    "ru": ["Двое детей играют с мячом в парке.", "На фотографии кошка на столе."],
+    "en": [
+        "Two children are playing with a ball in the park.",
+        "The photo shows a cat on the table.",
+        "A small grey star.",
+    ],
+    "de": [
+        "Zwei Kinder spielen im Park mit einem Ball.",
+        "Das Foto zeigt eine Katze auf dem Tisch.",
+        "Ein kleiner grauer Stern.",
+    ],
+    "fr": [
+        "Deux enfants jouent au ballon dans le parc.",
+        "La photo montre un chat sur la table.",
+        "Une grande étoile rose.",
+    ],
+    "es": [
+        "Dos niños juegan con una pelota en el parque.",
+        "La foto muestra un gato sobre la mesa.",
+        "Un anillo morado grande.",
+    ],
+    "zh": ["两个孩子在公园里玩球。", "照片显示桌子上有一只猫。", "一颗灰色的小星星。"],
+    "ru": ["Двое детей играют с мячом в парке.", "На фотографии кошка на столе.", "Маленькая серая звезда."],
 }
 
 
@@ -135,8 +151,8 @@ def test_detect_language_on_hand_written_captions(language):
 
 def test_language_share_counts_target_language_only():
     texts = list(CAPTIONS.values()) + MORE_CAPTIONS["fr"]
-    assert language_share(texts, "fr") == pytest.approx(3 / 8)
-    assert language_share(texts, "zh") == pytest.approx(1 / 8)
+    assert language_share(texts, "fr") == pytest.approx(4 / 9)
+    assert language_share(texts, "zh") == pytest.approx(1 / 9)
     assert language_share(["", "12 34"], "en") == 0.0
     with pytest.raises(ValueError, match="empty"):
         language_share([], "en")

@@ -32,7 +32,9 @@ _LEXICON_WORDS: dict[str, str] = {
         "their some two three four several many one from by for over under near next behind front top into out up "
         "down while who which what has have holding sitting standing walking playing wearing looking man woman men "
         "women people person boy girl child children dog cat street table water white black red blue green yellow "
-        "brown small large big little young old photo picture image shows showing background other around"
+        "brown small large big little young old photo picture image shows showing background other around "
+        "purple orange pink grey gray circle circles square squares triangle triangles star stars heart hearts ring "
+        "rings cross arrow diamond five six left right above below beside"
     ),
     "de": (
         "der die das den dem des ein eine einer einem einen eines und oder mit auf im in am an ist sind war waren "
@@ -40,21 +42,27 @@ _LEXICON_WORDS: dict[str, str] = {
         "vier mehrere viele einige auch nicht ein mann frau männer frauen leute menschen junge mädchen kind kinder "
         "hund katze straße tisch wasser weiß weißen schwarz schwarzen rot roten blau blauen grün grünen gelb gelben "
         "braun kleine kleiner kleinen große großer großen alt alte junger foto bild zeigt hintergrund steht sitzt hält "
-        "spielt trägt läuft"
+        "spielt trägt läuft "
+        "lila violett orange rosa grau kreis kreise quadrat quadrate dreieck dreiecke stern sterne herz herzen ring "
+        "ringe kreuz pfeil raute fünf sechs links rechts oberhalb unterhalb darüber darunter"
     ),
     "fr": (
         "le la les un une des du de d l et ou avec sur dans sous est sont était étaient au aux en par pour près "
         "devant derrière entre à ce cette ces son sa ses leur leurs il elle ils elles qui que deux trois quatre "
         "plusieurs quelques homme femme hommes femmes gens personne personnes garçon fille enfant enfants chien chat "
         "rue table eau blanc blanche noir noire rouge bleu bleue vert verte jaune marron petit petite grand grande "
-        "jeune vieux photo image montre fond assis debout tient joue porte marche"
+        "jeune vieux photo image montre fond assis debout tient joue porte marche "
+        "violet violette orange rose gris grise cercle cercles carré carrés triangle triangles étoile étoiles cœur "
+        "cœurs anneau anneaux croix flèche losange cinq six gauche droite dessus dessous côté"
     ),
     "es": (
         "el la los las un una unos unas de del y o con en sobre bajo es son está están era eran al por para cerca "
         "delante detrás entre este esta estos estas ese esa su sus él ella ellos ellas que dos tres cuatro varios "
         "varias algunos algunas hombre mujer hombres mujeres gente persona personas niño niña niños perro gato calle "
         "mesa agua blanco blanca negro negra rojo roja azul verde amarillo amarilla marrón pequeño pequeña grande "
-        "joven viejo foto imagen muestra fondo sentado sentada parado sostiene juega lleva camina"
+        "joven viejo foto imagen muestra fondo sentado sentada parado sostiene juega lleva camina "
+        "morado morada naranja rosa gris círculo círculos cuadrado cuadrados triángulo triángulos estrella "
+        "estrellas corazón anillo anillos cruz flecha rombo cinco seis izquierda derecha encima debajo lado"
     ),
 }
 _LEXICON = {language: frozenset(words.split()) for language, words in _LEXICON_WORDS.items()}
