@@ -55,7 +55,9 @@ def _convert_florence_gemma2(args: argparse.Namespace) -> int:
 def _convert_nano(args: argparse.Namespace) -> int:
     from .convert_gemma import convert_nano
 
-    folder = convert_nano(args.florence2, args.gemma3, args.out, layout=args.layout, image_size=args.image_size, seed=args.seed)
+    folder = convert_nano(
+        args.florence2, args.gemma3, args.out, layout=args.layout, image_size=args.image_size, seed=args.seed
+    )
     print(f"wrote Florenz (Gemma-3 decoder) to {folder}")
     return 0
 
@@ -65,28 +67,42 @@ def _register_convert(commands: argparse._SubParsersAction) -> None:
     sources = convert.add_subparsers(dest="convert_source", metavar="SOURCE", required=True)
 
     def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--florence2", required=True, help="Florence-2 folder (config.json, safetensors, tokenizer)")
+        parser.add_argument(
+            "--florence2", required=True, help="Florence-2 folder (config.json, safetensors, tokenizer)"
+        )
         parser.add_argument("--out", required=True, help="output folder (created; must be empty if it exists)")
-        parser.add_argument("--layout", choices=("auto", "native", "original"), default="auto",
-                            help="Florence-2 key layout: transformers-native or Microsoft's original (default: detect)")
+        parser.add_argument(
+            "--layout",
+            choices=("auto", "native", "original"),
+            default="auto",
+            help="Florence-2 key layout: transformers-native or Microsoft's original (default: detect)",
+        )
         parser.add_argument("--image-size", type=int, default=768, help="processor image size (default: 768)")
         parser.add_argument("--seed", type=int, default=0, help="seed of the weights that are initialised, not copied")
 
     florence2 = sources.add_parser("florence2", help="Florence-2 → 0.4B/1.0B (BART decoder, Gemma vocabulary)")
     common(florence2)
     florence2.add_argument("--gemma-tokenizer", required=True, help="folder with the Gemma tokenizer")
-    florence2.add_argument("--text-vocab-size", type=int, default=None,
-                           help="decoder rows (default: tokenizer size + 1024, i.e. 257024 for Gemma-2)")
+    florence2.add_argument(
+        "--text-vocab-size",
+        type=int,
+        default=None,
+        help="decoder rows (default: tokenizer size + 1024, i.e. 257024 for Gemma-2)",
+    )
     florence2.set_defaults(func=_convert_florence2)
 
     gemma2 = sources.add_parser("florence-gemma2", help="Florence-2 + Gemma-2 → 3.5B/11.2B (cross-attention)")
     common(gemma2)
-    gemma2.add_argument("--gemma2", required=True, help="Gemma-2 causal-LM folder (config.json, safetensors, tokenizer)")
+    gemma2.add_argument(
+        "--gemma2", required=True, help="Gemma-2 causal-LM folder (config.json, safetensors, tokenizer)"
+    )
     gemma2.set_defaults(func=_convert_florence_gemma2)
 
     nano = sources.add_parser("nano", help="Florence-2-shaped encoder + Gemma-3 text decoder → nano")
     common(nano)
-    nano.add_argument("--gemma3", required=True, help="Gemma-3 folder, .gguf file, or 'bundled' (the packaged 270M GGUF)")
+    nano.add_argument(
+        "--gemma3", required=True, help="Gemma-3 folder, .gguf file, or 'bundled' (the packaged 270M GGUF)"
+    )
     nano.set_defaults(func=_convert_nano)
 
 

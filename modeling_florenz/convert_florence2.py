@@ -55,7 +55,10 @@ _FLORENCE2_KEY_TEMPLATES = (
         "vision_tower.blocks.{s}.{b}.channel_block.channel_attn.fn.{m}.{p}",
         "model.vision_tower.blocks.{s}.{b}.channel_block.channel_attn.{m}.{p}",
     ),
-    ("vision_tower.blocks.{s}.{b}.{kind}_block.ffn.norm.{p}", "model.vision_tower.blocks.{s}.{b}.{kind}_block.norm2.{p}"),
+    (
+        "vision_tower.blocks.{s}.{b}.{kind}_block.ffn.norm.{p}",
+        "model.vision_tower.blocks.{s}.{b}.{kind}_block.norm2.{p}",
+    ),
     (
         "vision_tower.blocks.{s}.{b}.{kind}_block.ffn.fn.net.{fc}.{p}",
         "model.vision_tower.blocks.{s}.{b}.{kind}_block.ffn.{fc}.{p}",
@@ -134,7 +137,9 @@ _VISION_FIELDS = (
 def _template_regex(template: str) -> re.Pattern:
     parts = re.split(r"(\{\w+\})", template)
     regex = "".join(
-        ("(?P<tail>.+)" if part == "{tail}" else f"(?P<{part[1:-1]}>[^.]+)") if part.startswith("{") else re.escape(part)
+        ("(?P<tail>.+)" if part == "{tail}" else f"(?P<{part[1:-1]}>[^.]+)")
+        if part.startswith("{")
+        else re.escape(part)
         for part in parts
     )
     return re.compile(f"^{regex}$")
@@ -171,7 +176,9 @@ def florence2_native_to_original(state_dict: dict[str, torch.Tensor]) -> dict[st
     return _rename(state_dict, _NATIVE_PATTERNS, (), "native-layout")
 
 
-def florence2_native_to_florenz(state_dict: dict[str, torch.Tensor], include_decoder: bool = True) -> dict[str, torch.Tensor]:
+def florence2_native_to_florenz(
+    state_dict: dict[str, torch.Tensor], include_decoder: bool = True
+) -> dict[str, torch.Tensor]:
     """Native Florence-2 keys → Florenz keys.
 
     The shared BART embedding becomes the prompt embedding `model.encoder.embed_tokens.weight` (rows may be fewer than
@@ -180,7 +187,9 @@ def florence2_native_to_florenz(state_dict: dict[str, torch.Tensor], include_dec
     """
     embedding_key = next((key for key in _NATIVE_EMBEDDING_KEYS if key in state_dict), None)
     if embedding_key is None:
-        raise ValueError(f"native Florence-2 state dict has no BART embedding; looked for {list(_NATIVE_EMBEDDING_KEYS)}")
+        raise ValueError(
+            f"native Florence-2 state dict has no BART embedding; looked for {list(_NATIVE_EMBEDDING_KEYS)}"
+        )
     converted = {"model.encoder.embed_tokens.weight": state_dict[embedding_key]}
     unknown = []
     for key, tensor in state_dict.items():
@@ -201,7 +210,7 @@ def florence2_native_to_florenz(state_dict: dict[str, torch.Tensor], include_dec
 
 
 def detect_florence2_layout(keys) -> str:
-    """"native" or "original" from the key names; ValueError if they are neither or a mix."""
+    """ "native" or "original" from the key names; ValueError if they are neither or a mix."""
     keys = list(keys)
     native = any(key.startswith("model.vision_tower.") for key in keys)
     original = any(key.startswith("vision_tower.") for key in keys)
@@ -274,7 +283,11 @@ def florence2_towers(config: dict[str, Any], layout: str) -> tuple[dict[str, Any
 
 def decoder_token_ids(tokenizer) -> dict[str, int]:
     """pad/eos/bos ids of the Gemma-side tokenizer; the decoder starts with `<eos>` (reference §1.5)."""
-    ids = {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id, "bos_token_id": tokenizer.bos_token_id}
+    ids = {
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+    }
     missing = [name for name, value in ids.items() if value is None]
     if missing:
         raise ValueError(f"the Gemma-side tokenizer lacks {', '.join(missing)}; Florenz needs <pad>, <eos> and <bos>")
@@ -292,7 +305,9 @@ def _round_up(value: int, multiple: int) -> int:
 
 def _byte_symbols() -> dict[int, str]:
     """GPT-2/BART byte-level alphabet: byte value → the printable character that stands for it in the vocabulary."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     symbols, extra = {}, 0
     for value in range(256):
         if value in printable:
@@ -364,7 +379,9 @@ def match_vocabularies(gemma_tokenizer, bart_tokenizer) -> list[list[int]]:
             matching[gemma_id] = list(bart_ids)
     empty = [i for i, ids in enumerate(matching) if not ids]
     if empty:
-        logger.warning("%d Gemma tokens map to no BART piece and keep their initial embedding: %s", len(empty), empty[:20])
+        logger.warning(
+            "%d Gemma tokens map to no BART piece and keep their initial embedding: %s", len(empty), empty[:20]
+        )
     return matching
 
 
@@ -397,10 +414,10 @@ def remap_embeddings(
     for gemma_id, pieces in enumerate(matching):
         if pieces:
             by_count.setdefault(len(pieces), []).append(gemma_id)
-    for count, ids in by_count.items():
+    for ids in by_count.values():
         index = torch.tensor([matching[i] for i in ids], dtype=torch.long)  # (n, count)
         out[torch.tensor(ids)] = source[index].mean(dim=1)
-    return out.to(bart_embedding.dtype)
+    return out.to(bart_embedding.dtype if initial is None else initial.dtype)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -460,8 +477,13 @@ def read_config(folder: str | os.PathLike) -> dict[str, Any]:
 
 def require_tokenizer_files(folder: str | os.PathLike, what: str) -> None:
     folder = Path(folder)
-    if not any((folder / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")):
-        raise ValueError(f"{what} folder {folder} has no tokenizer files (tokenizer.json / tokenizer_config.json / vocab.json)")
+    if not any(
+        (folder / name).is_file()
+        for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
+    ):
+        raise ValueError(
+            f"{what} folder {folder} has no tokenizer files (tokenizer.json / tokenizer_config.json / vocab.json)"
+        )
 
 
 def load_tokenizer(folder: str | os.PathLike):
@@ -485,7 +507,9 @@ class Florence2Source:
         keys = safetensors_keys(self.folder)
         detected = detect_florence2_layout(keys)
         if layout != "auto" and layout != detected:
-            raise ValueError(f"{self.folder} holds a {detected}-layout Florence-2 checkpoint but layout={layout!r} was given")
+            raise ValueError(
+                f"{self.folder} holds a {detected}-layout Florence-2 checkpoint but layout={layout!r} was given"
+            )
         self.layout = detected
         require_tokenizer_files(self.folder, "Florence-2")
         self.vision, self.text = florence2_towers(self.config, detected)
@@ -514,16 +538,24 @@ def load_into(model, converted: dict[str, torch.Tensor], allowed_missing) -> Non
     unexpected = [key for key in converted if key not in own]
     missing = [key for key in own if key not in converted and not allowed_missing(key)]
     if unexpected or missing:
-        raise ValueError(f"converted weights do not fit the Florenz model: unexpected={unexpected[:10]}, missing={missing[:10]}")
+        raise ValueError(
+            f"converted weights do not fit the Florenz model: unexpected={unexpected[:10]}, missing={missing[:10]}"
+        )
     with torch.no_grad():
         for key, tensor in converted.items():
             target = own[key]
             if tensor.shape == target.shape:
                 target.copy_(tensor)
-            elif key.endswith("embed_tokens.weight") and tensor.shape[1:] == target.shape[1:] and tensor.shape[0] <= target.shape[0]:
+            elif (
+                key.endswith("embed_tokens.weight")
+                and tensor.shape[1:] == target.shape[1:]
+                and tensor.shape[0] <= target.shape[0]
+            ):
                 target[: tensor.shape[0]].copy_(tensor)
             else:
-                raise ValueError(f"{key}: source shape {tuple(tensor.shape)} does not fit Florenz shape {tuple(target.shape)}")
+                raise ValueError(
+                    f"{key}: source shape {tuple(tensor.shape)} does not fit Florenz shape {tuple(target.shape)}"
+                )
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -571,7 +603,9 @@ def build_florenz_from_florence2(
 
     matching = match_vocabularies(gemma_tokenizer, bart_tokenizer)
     decoder_embedding = model.get_input_embeddings().weight
-    remapped = remap_embeddings(state["model.encoder.embed_tokens.weight"], matching, text_vocab_size, initial=decoder_embedding)
+    remapped = remap_embeddings(
+        state["model.encoder.embed_tokens.weight"], matching, text_vocab_size, initial=decoder_embedding
+    )
     with torch.no_grad():
         decoder_embedding.copy_(remapped)
     model.tie_weights()
@@ -593,13 +627,25 @@ def convert_florence2(
     from .checkpoint_init import save_model_and_processor
 
     check_output_folder(out)
+    check_image_size(image_size)
     model, processor, unmatched = build_florenz_from_florence2(
-        florence2_dir, gemma_tokenizer_dir, layout=layout, image_size=image_size, text_vocab_size=text_vocab_size, seed=seed
+        florence2_dir,
+        gemma_tokenizer_dir,
+        layout=layout,
+        image_size=image_size,
+        text_vocab_size=text_vocab_size,
+        seed=seed,
     )
     return save_model_and_processor(model, processor, out), unmatched
 
 
+def check_image_size(image_size: int) -> None:
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
+        raise ValueError(f"image_size must be an int >= 32 (the DaViT backbone's total stride), got {image_size!r}")
+
+
 def check_output_folder(out: str | os.PathLike) -> None:
+    """Fail before any weight is read when the output folder would be refused by `save_model_and_processor`."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")

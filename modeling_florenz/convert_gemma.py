@@ -18,6 +18,7 @@ import torch
 from .convert_florence2 import (
     DEFAULT_IMAGE_SIZE,
     Florence2Source,
+    check_image_size,
     check_output_folder,
     decoder_token_ids,
     florence2_native_to_florenz,
@@ -32,7 +33,15 @@ from .convert_florence2 import (
 GEMMA_DECODER_TYPES = {"gemma2": "Gemma-2", "gemma3_text": "Gemma-3"}
 BUNDLED_GEMMA3 = "bundled"
 # Bookkeeping fields of a saved config that describe the file, not the architecture.
-_CONFIG_NOISE = ("architectures", "auto_map", "dtype", "torch_dtype", "transformers_version", "_name_or_path", "quantization_config")
+_CONFIG_NOISE = (
+    "architectures",
+    "auto_map",
+    "dtype",
+    "torch_dtype",
+    "transformers_version",
+    "_name_or_path",
+    "quantization_config",
+)
 _NEW_DECODER_PARAMS = ("encoder_attn", "post_encoder_attention_layernorm")
 
 
@@ -47,10 +56,14 @@ def gemma2_to_florenz_decoder(state_dict: dict[str, torch.Tensor]) -> dict[str, 
         elif key != "lm_head.weight":
             unknown.append(key)
     if unknown:
-        raise ValueError(f"{len(unknown)} keys are not Gemma causal-LM keys (model.* / lm_head.weight), e.g. {unknown[:5]}")
+        raise ValueError(
+            f"{len(unknown)} keys are not Gemma causal-LM keys (model.* / lm_head.weight), e.g. {unknown[:5]}"
+        )
     head, embedding = state_dict.get("lm_head.weight"), state_dict.get("model.embed_tokens.weight")
     if head is not None and (embedding is None or not torch.equal(head, embedding)):
-        raise ValueError("the Gemma lm_head differs from model.embed_tokens; Florenz ties them, so it cannot be converted")
+        raise ValueError(
+            "the Gemma lm_head differs from model.embed_tokens; Florenz ties them, so it cannot be converted"
+        )
     return converted
 
 
@@ -58,7 +71,11 @@ def gemma_text_config(config: dict[str, Any], expected: str) -> dict[str, Any]:
     """Decoder kwargs from a Gemma `config.json` / `to_dict()`, checked to be the expected `model_type`."""
     model_type = config.get("model_type")
     if model_type != expected:
-        hint = " (multimodal Gemma-3 checkpoints are not supported; use the text-only Gemma3ForCausalLM)" if model_type == "gemma3" else ""
+        hint = (
+            " (multimodal Gemma-3 checkpoints are not supported; use the text-only Gemma3ForCausalLM)"
+            if model_type == "gemma3"
+            else ""
+        )
         raise ValueError(
             f"expected a {GEMMA_DECODER_TYPES[expected]} checkpoint (model_type {expected!r}), got {model_type!r}{hint}"
         )
@@ -104,12 +121,16 @@ def _gemma3_loader(gemma3: str | os.PathLike):
     path = Path(gemma3)
     if path.is_file():
         if path.suffix != ".gguf":
-            raise ValueError(f"--gemma3 file {path} is not a .gguf file; allowed: a .gguf file, a folder or {BUNDLED_GEMMA3!r}")
+            raise ValueError(
+                f"--gemma3 file {path} is not a .gguf file; allowed: a .gguf file, a folder or {BUNDLED_GEMMA3!r}"
+            )
         return lambda: load_gemma3_gguf(path)
     if path.is_dir():
         source = GemmaFolderSource(path, "gemma3_text")
         return lambda: (source.text, *source.load())
-    raise ValueError(f"--gemma3 {gemma3} does not exist; allowed: a .gguf file, a safetensors folder or {BUNDLED_GEMMA3!r}")
+    raise ValueError(
+        f"--gemma3 {gemma3} does not exist; allowed: a .gguf file, a safetensors folder or {BUNDLED_GEMMA3!r}"
+    )
 
 
 def build_florenz_with_gemma_decoder(
@@ -145,7 +166,9 @@ def build_florenz_with_gemma_decoder(
     load_into(
         model,
         state,
-        lambda key: key == "lm_head.weight" or (key.startswith("model.decoder.") and any(m in key for m in _NEW_DECODER_PARAMS)),
+        lambda key: (
+            key == "lm_head.weight" or (key.startswith("model.decoder.") and any(m in key for m in _NEW_DECODER_PARAMS))
+        ),
     )
     model.init_cross_attention_from_decoder()
     model.tie_weights()
@@ -165,6 +188,7 @@ def convert_florence_gemma2(
     from .checkpoint_init import save_model_and_processor
 
     check_output_folder(out)
+    check_image_size(image_size)
     florence2 = Florence2Source(florence2_dir, layout)
     gemma = GemmaFolderSource(gemma2_dir, "gemma2")
     gemma_state, tokenizer = gemma.load()
@@ -184,11 +208,14 @@ def convert_nano(
     from .checkpoint_init import save_model_and_processor
 
     check_output_folder(out)
+    check_image_size(image_size)
     florence2 = Florence2Source(florence2_dir, layout)
     load = _gemma3_loader(gemma3)
     config, gemma_state, tokenizer = load()
     text_config = gemma_text_config(config, "gemma3_text")
-    model, processor = build_florenz_with_gemma_decoder(florence2, text_config, gemma_state, tokenizer, image_size, seed)
+    model, processor = build_florenz_with_gemma_decoder(
+        florence2, text_config, gemma_state, tokenizer, image_size, seed
+    )
     return save_model_and_processor(model, processor, out)
 
 

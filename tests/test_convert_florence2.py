@@ -153,11 +153,19 @@ def twin_config(native_config: dict) -> dict:
             "patch_prenorm": vision["patch_prenorm"],
             "projection_dim": vision["projection_dim"],
             "enable_checkpoint": False,
-            "visual_temporal_embedding": {"type": "COSINE", "max_temporal_embeddings": vision["max_temporal_embeddings"]},
+            "visual_temporal_embedding": {
+                "type": "COSINE",
+                "max_temporal_embeddings": vision["max_temporal_embeddings"],
+            },
             "image_pos_embed": {"type": "learned_abs_2d", "max_pos_embeddings": vision["max_position_embeddings"]},
             "image_feature_source": ["spatial_avg_pool", "temporal_avg_pool"],
         },
-        "text_config": {**text, "model_type": "florence2_language", "add_bias_logits": False, "normalize_before": False},
+        "text_config": {
+            **text,
+            "model_type": "florence2_language",
+            "add_bias_logits": False,
+            "normalize_before": False,
+        },
     }
 
 
@@ -189,7 +197,9 @@ def _weights(folder) -> dict[str, torch.Tensor]:
 def test_key_renames_are_inverse_and_transpose_the_projection(native_dir):
     native = load_file(native_dir / "model.safetensors")
     original = florence2_native_to_original(native)
-    assert original.keys() == {k for k in twin_state(native) if k not in ("language_model.lm_head.weight", "language_model.final_logits_bias")}
+    assert original.keys() == {
+        k for k in twin_state(native) if k not in ("language_model.lm_head.weight", "language_model.final_logits_bias")
+    }
     assert torch.equal(original["image_projection"], native["model.multi_modal_projector.image_projection.weight"].t())
     back = florence2_original_to_native(twin_state(native))
     assert back.keys() == native.keys() | {"lm_head.weight"}
@@ -206,9 +216,13 @@ def test_unknown_keys_are_rejected():
         detect_florence2_layout(["encoder.weight"])
 
 
-def test_native_and_original_convert_to_identical_florenz_weights(native_dir, original_dir, gemma_tokenizer_dir, tmp_path):
+def test_native_and_original_convert_to_identical_florenz_weights(
+    native_dir, original_dir, gemma_tokenizer_dir, tmp_path
+):
     a, unmatched_a = convert_florence2(native_dir, gemma_tokenizer_dir, tmp_path / "a", image_size=IMAGE)
-    b, unmatched_b = convert_florence2(original_dir, gemma_tokenizer_dir, tmp_path / "b", layout="original", image_size=IMAGE)
+    b, unmatched_b = convert_florence2(
+        original_dir, gemma_tokenizer_dir, tmp_path / "b", layout="original", image_size=IMAGE
+    )
     wa, wb = _weights(a), _weights(b)
     assert wa.keys() == wb.keys()
     for key in wa:
@@ -223,7 +237,8 @@ def test_native_and_original_convert_to_identical_florenz_weights(native_dir, or
     native = load_file(native_dir / "model.safetensors")
     assert torch.equal(wa["model.encoder.embed_tokens.weight"][:401], native["model.language_model.shared.weight"])
     assert torch.equal(
-        wa["model.multi_modal_projector.image_projection.weight"], native["model.multi_modal_projector.image_projection.weight"]
+        wa["model.multi_modal_projector.image_projection.weight"],
+        native["model.multi_modal_projector.image_projection.weight"],
     )
 
 
@@ -238,14 +253,19 @@ def test_one_to_one_vocabulary_reproduces_florence2(native_dir, tmp_path):
     matching = match_vocabularies(bart, bart)
     assert matching == [[i] for i in range(len(bart))]
 
-    out, unmatched = convert_florence2(native_dir, native_dir, tmp_path / "same", image_size=IMAGE, text_vocab_size=len(bart))
+    out, unmatched = convert_florence2(
+        native_dir, native_dir, tmp_path / "same", image_size=IMAGE, text_vocab_size=len(bart)
+    )
     assert unmatched == []
     source = Florence2ForConditionalGeneration.from_pretrained(native_dir).eval()
     ours = FlorenzForConditionalGeneration.from_pretrained(out).eval()
     assert torch.equal(ours.get_input_embeddings().weight, source.get_input_embeddings().weight)
 
-    prompt = bart(["The target language is English. What does the image describe?", "A red circle."],
-                  return_tensors="pt", padding=True)
+    prompt = bart(
+        ["The target language is English. What does the image describe?", "A red circle."],
+        return_tensors="pt",
+        padding=True,
+    )
     assert prompt.attention_mask.all(dim=1).logical_not().any()  # padding present in the second row
     image_id = source.config.image_token_id
     pixels = torch.randn(2, 3, IMAGE, IMAGE, generator=torch.Generator().manual_seed(3))
@@ -259,8 +279,12 @@ def test_one_to_one_vocabulary_reproduces_florence2(native_dir, tmp_path):
             pixel_values=pixels,
             decoder_input_ids=decoder_ids,
         )
-        got = ours(input_ids=prompt.input_ids, attention_mask=prompt.attention_mask, pixel_values=pixels,
-                   decoder_input_ids=decoder_ids)
+        got = ours(
+            input_ids=prompt.input_ids,
+            attention_mask=prompt.attention_mask,
+            pixel_values=pixels,
+            decoder_input_ids=decoder_ids,
+        )
     assert got.encoder_last_hidden_state.shape == ref.encoder_last_hidden_state.shape
     assert torch.equal(got.encoder_last_hidden_state, ref.encoder_last_hidden_state)
     cap = ours.config.final_logit_softcapping
@@ -279,6 +303,8 @@ def test_remap_averages_pieces_and_guards_empty_rows():
     fresh = remap_embeddings(embedding, [[], [3]], 4)
     assert torch.isfinite(fresh).all() and torch.equal(fresh[1], embedding[3])
     assert 0 < fresh[0].abs().max() < 0.2  # normal(0, 0.02) init
+    half = remap_embeddings(embedding.half(), [[1], []], 2, initial=torch.full((2, 2), 0.001))
+    assert half.dtype == torch.float32 and half[1, 0].item() == pytest.approx(0.001)  # init rows keep fp32
     with pytest.raises(ValueError, match="outside"):
         remap_embeddings(embedding, [[6]], 2)
     with pytest.raises(ValueError, match="num_rows"):
@@ -310,11 +336,13 @@ def test_sentencepiece_style_tokens_use_spaces_and_empty_texts_are_reported(nati
     vocab = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "▁the": 4, "<0x0A>": 5, "▁▁": 6, "<0xE4>": 7, "": 8}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     backend.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
-    gemma = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>")
+    gemma = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>"
+    )
     bart = AutoTokenizer.from_pretrained(native_dir)
     with caplog.at_level("WARNING"):
         matching = match_vocabularies(gemma, bart)
-    enc = lambda text: bart(text, add_special_tokens=False).input_ids  # noqa: E731
+    enc = lambda text: bart(text, add_special_tokens=False).input_ids
     assert matching[4] == enc(" the")
     assert matching[5] == enc("\n")
     assert matching[6] == enc("  ")
@@ -335,6 +363,8 @@ def test_layout_mismatch_and_missing_files_fail_early(native_dir, original_dir, 
         convert_florence2(empty, gemma_tokenizer_dir, tmp_path / "x")
     with pytest.raises(ValueError, match="no tokenizer files"):
         convert_florence2(native_dir, empty, tmp_path / "x")
+    with pytest.raises(ValueError, match="image_size must be an int >= 32"):
+        convert_florence2(native_dir, gemma_tokenizer_dir, tmp_path / "x", image_size=16)
     assert not (tmp_path / "x").exists()
 
 

@@ -78,10 +78,14 @@ def _check_decoder_is_source(out, source_dir, source_class):
         if key != "lm_head.weight":
             assert torch.equal(saved["model.decoder." + key.removeprefix("model.")], tensor), key
     decoder_keys = {key for key in saved if key.startswith("model.decoder.")}
-    assert decoder_keys - new == {"model.decoder." + k.removeprefix("model.") for k in source.state_dict() if k.startswith("model.")}
+    assert decoder_keys - new == {
+        "model.decoder." + k.removeprefix("model.") for k in source.state_dict() if k.startswith("model.")
+    }
     for index, layer in enumerate(ours.model.decoder.layers):
         assert layer.encoder_attn_gate.item() == 0.0
-        assert torch.equal(layer.post_encoder_attention_layernorm.weight, source.model.layers[index].post_attention_layernorm.weight)
+        assert torch.equal(
+            layer.post_encoder_attention_layernorm.weight, source.model.layers[index].post_attention_layernorm.weight
+        )
     assert ours.lm_head.weight.data_ptr() == ours.get_input_embeddings().weight.data_ptr()
 
     ids = torch.tensor([[2, 17, 45, 99, 150, 201, 7, 8, 300], [2, 5, 6, 7, 8, 9, 10, 11, 12]])
@@ -113,8 +117,12 @@ def test_florence_gemma2_conversion_keeps_gemma_exact(native_dir, gemma2_dir, tm
 
 
 def test_original_layout_florence_with_gemma2_gives_same_weights(native_dir, original_dir, gemma2_dir, tmp_path):  # noqa: F811
-    a = load_file(convert_florence_gemma2(native_dir, gemma2_dir, tmp_path / "a", image_size=IMAGE) / "model.safetensors")
-    b = load_file(convert_florence_gemma2(original_dir, gemma2_dir, tmp_path / "b", image_size=IMAGE) / "model.safetensors")
+    a = load_file(
+        convert_florence_gemma2(native_dir, gemma2_dir, tmp_path / "a", image_size=IMAGE) / "model.safetensors"
+    )
+    b = load_file(
+        convert_florence_gemma2(original_dir, gemma2_dir, tmp_path / "b", image_size=IMAGE) / "model.safetensors"
+    )
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -155,21 +163,59 @@ def test_wrong_decoder_family_fails_before_loading(native_dir, gemma2_dir, gemma
 
 def test_cli_converts_and_reports_clean_errors(native_dir, original_dir, gemma2_dir, tmp_path, capsys):  # noqa: F811
     out = tmp_path / "cli"
-    code = florenz_main(["model", "convert", "florence2", "--florence2", str(original_dir), "--gemma-tokenizer",
-                         str(gemma2_dir), "--out", str(out), "--image-size", str(IMAGE)])
+    code = florenz_main(
+        [
+            "model",
+            "convert",
+            "florence2",
+            "--florence2",
+            str(original_dir),
+            "--gemma-tokenizer",
+            str(gemma2_dir),
+            "--out",
+            str(out),
+            "--image-size",
+            str(IMAGE),
+        ]
+    )
     assert code == 0 and (out / "model.safetensors").is_file()
     assert "matched no BART piece" in capsys.readouterr().out
 
-    code = florenz_main(["model", "convert", "florence2", "--florence2", str(native_dir), "--gemma-tokenizer",
-                         str(gemma2_dir), "--out", str(tmp_path / "y"), "--layout", "original"])
+    code = florenz_main(
+        [
+            "model",
+            "convert",
+            "florence2",
+            "--florence2",
+            str(native_dir),
+            "--gemma-tokenizer",
+            str(gemma2_dir),
+            "--out",
+            str(tmp_path / "y"),
+            "--layout",
+            "original",
+        ]
+    )
     assert code == 2
     assert "native-layout" in capsys.readouterr().err
-    code = florenz_main(["model", "convert", "florence-gemma2", "--florence2", str(native_dir), "--gemma2",
-                         str(tmp_path / "nowhere"), "--out", str(tmp_path / "z")])
+    code = florenz_main(
+        [
+            "model",
+            "convert",
+            "florence-gemma2",
+            "--florence2",
+            str(native_dir),
+            "--gemma2",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "z"),
+        ]
+    )
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
-    code = florenz_main(["model", "convert", "nano", "--florence2", str(native_dir), "--gemma3", str(gemma2_dir),
-                         "--out", str(out)])  # out is not empty
+    code = florenz_main(
+        ["model", "convert", "nano", "--florence2", str(native_dir), "--gemma3", str(gemma2_dir), "--out", str(out)]
+    )  # out is not empty
     assert code == 2
     assert "not empty" in capsys.readouterr().err
 
@@ -187,6 +233,10 @@ def test_nano_conversion_from_bundled_gguf(native_dir, tmp_path):  # noqa: F811
     ids = torch.tensor([[2, 818, 5279, 529, 7001, 563]])
     with torch.no_grad():
         ref = gemma(input_ids=ids, use_cache=False).logits
-        got = ours(input_ids=torch.tensor([[0, 100, 2]]), pixel_values=torch.zeros(1, 3, IMAGE, IMAGE),
-                   decoder_input_ids=ids, use_cache=False).logits
+        got = ours(
+            input_ids=torch.tensor([[0, 100, 2]]),
+            pixel_values=torch.zeros(1, 3, IMAGE, IMAGE),
+            decoder_input_ids=ids,
+            use_cache=False,
+        ).logits
     assert (got - ref).abs().max().item() <= 1e-4
