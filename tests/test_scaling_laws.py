@@ -142,6 +142,14 @@ def test_chinchilla_fit_recovers_known_parameters_with_bootstrap_cis():
     assert again["alpha_ci"] == entry["alpha_ci"]  # seeded bootstrap is reproducible
 
 
+def test_chinchilla_without_bootstrap_reports_missing_cis():
+    params = np.repeat(np.geomspace(1e5, 1e7, 3), 3)
+    samples = np.tile(np.geomspace(1e4, 1e6, 3), 3)
+    entry = chinchilla_law(params, samples, 1.0 + 40 / params**0.3 + 60 / samples**0.3, n_bootstrap=0)
+    assert entry["alpha_ci"] is None and "no confidence intervals" in entry["bootstrap_note"]
+    assert entry["alpha"] == pytest.approx(0.3, abs=0.02)
+
+
 def test_chinchilla_with_too_few_configurations_says_so():
     entry = chinchilla_law(np.array([1e5, 1e6, 1e5, 1e6]), np.array([1e4, 1e4, 1e5, 1e5]), np.ones(4))
     assert "needs at least 5" in entry["note"] and "alpha" not in entry

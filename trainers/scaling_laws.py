@@ -351,6 +351,9 @@ def chinchilla_law(
     )
     if n_bootstrap > 0:
         entry.update(_chinchilla_bootstrap(log_p, log_s, log_y, theta, n_bootstrap, seed))
+    else:
+        entry.update({f"{name}_ci": None for name in _THETA_NAMES})
+        entry["bootstrap_note"] = "n_bootstrap = 0: no confidence intervals"
     return entry
 
 
