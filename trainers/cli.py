@@ -40,6 +40,14 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment(args: argparse.Namespace) -> int:
+    from .experiment import run_experiment
+
+    report = run_experiment(args.preset, args.out, num_threads=args.threads)
+    print(f"report: {report}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
         "train",
@@ -60,6 +68,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--num-eval", type=int, default=64)
     sweep.add_argument("--generation-rows", type=int, default=32)
     sweep.set_defaults(func=_sweep)
+
+    experiment = subparsers.add_parser(
+        "experiment",
+        help="the paper's experiment end to end: Scenes corpus, sweep, fits, emergence evaluation, report.md",
+    )
+    experiment.add_argument("--preset", default="quick", help="plan: quick (CPU, < 1 h), full (GPU), smoke (minutes)")
+    experiment.add_argument("--out", required=True, help="output folder (resumable: re-run to continue)")
+    experiment.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    experiment.set_defaults(func=_experiment)
 
     from .fit_cli import register as register_fit
 

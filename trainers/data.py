@@ -66,3 +66,20 @@ def scenes_eval_sets(config: ScenesConfig, split: str, num_rows: int) -> dict[st
     if num_rows <= 0:
         raise ValueError(f"num_rows must be positive, got {num_rows}")
     return {key: [make_row(config, split, key, i) for i in range(num_rows)] for key in eval_keys(config, split)}
+
+
+def release_eval_sets(folder: str, num_rows: int, split: str = "test") -> dict[str, list[dict[str, Any]]]:
+    """`{config: first num_rows rows of split}` for every per-key config of a release that has `split`."""
+    from datasets import get_dataset_config_names, load_dataset
+
+    sets = {}
+    for name in get_dataset_config_names(folder):
+        if name == "pretrain":
+            continue
+        splits = load_dataset(folder, name)
+        if split in splits:
+            rows = splits[split]
+            sets[name] = [rows[i] for i in range(min(num_rows, len(rows)))]
+    if not sets:
+        raise ValueError(f"release {folder} has no {split!r} split in any config")
+    return sets

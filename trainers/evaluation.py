@@ -41,7 +41,7 @@ def evaluate_run(
     caption_langs: Sequence[str],
     generation_rows: int = 32,
     num_beams: int = 4,
-    max_new_tokens: int = 48,
+    max_new_tokens: int = 32,
 ) -> dict[str, float]:
     """All per-run numbers that `runs.csv` carries besides the bookkeeping columns."""
     groups = split_eval_sets(eval_sets, caption_langs)

@@ -45,8 +45,8 @@ def build_model(args: FlorenzPretrainConfig, corpus: ScenesConfig, tokenizer_dir
         model, processor = build_model_and_processor(args.model, seed=args.seed, image_size=args.image_size)
         return model, processor, "pretrained" if args.model == "florenz-nano" else "scratch"
     if Path(args.model).is_dir():
-        model = FlorenzForConditionalGeneration.from_pretrained(args.model)
-        processor = FlorenzProcessor.from_pretrained(args.model)
+        model = FlorenzForConditionalGeneration.from_pretrained(args.model, trust_remote_code=True)
+        processor = FlorenzProcessor.from_pretrained(args.model, trust_remote_code=True)
         return model, processor, "pretrained"
     allowed = sorted(SCENES_PRESETS) + list(INITIALISABLE_PRESETS)
     raise ValueError(f"model {args.model!r} is neither a model folder nor a preset; presets: {allowed}")

@@ -19,7 +19,7 @@ from dataset_builder.corpus import ScenesConfig
 
 from .compute import forward_flops_per_sample, parameter_counts, training_compute
 from .config import FlorenzPretrainConfig
-from .data import scenes_eval_sets
+from .data import release_eval_sets, scenes_eval_sets
 from .evaluation import evaluate_run
 from .run import train
 from .runs_table import append_run, completed_run_ids
@@ -43,9 +43,14 @@ def run_sweep(
     max_encoder_length: int = 64,
     max_decoder_length: int = 64,
     corpus: ScenesConfig | None = None,
+    dataset: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Path:
-    """Train and evaluate every (preset, S, seed) point not yet in `out/runs.csv`; return the table's path."""
+    """Train and evaluate every (preset, S, seed) point not yet in `out/runs.csv`; return the table's path.
+
+    With `dataset` (a Scenes release folder built from `corpus`), training rows and eval sets are read from its
+    parquet files; otherwise they are generated on the fly from `corpus`.
+    """
     unknown = [p for p in presets if p not in SCENES_PRESETS]
     if unknown:
         raise ValueError(f"unknown Scenes presets {unknown}; allowed: {sorted(SCENES_PRESETS)}")
@@ -60,13 +65,13 @@ def run_sweep(
     grid = [(p, s, seed) for p, s, seed in itertools.product(presets, samples, seeds) if run_id(p, s, seed) not in done]
     if not grid:
         return table
-    eval_sets = scenes_eval_sets(corpus, "test", num_eval)
+    eval_sets = release_eval_sets(str(dataset), num_eval) if dataset else scenes_eval_sets(corpus, "test", num_eval)
     for preset, seen, seed in tqdm(grid, desc="sweep", unit="run"):
         steps = seen // batch_size
         args = FlorenzPretrainConfig(
             output_dir=str(out / "runs" / run_id(preset, seen, seed)),
             model=preset,
-            dataset="scenes",
+            dataset=str(dataset) if dataset else "scenes",
             seen_samples=seen,
             seed=seed,
             image_size=corpus.image_size,

@@ -1,0 +1,124 @@
+"""`florenz experiment`: the paper's central experiment end to end — corpus, sweep, fits, report.
+
+Data flows one way: Florenz-Scenes → parquet release → collator → trainer → runs.csv → fit.json/plots → report.md.
+Every stage is resumable: the release skips finished shards, the sweep skips finished runs and resumes interrupted
+ones, and the fit and report are recomputed from the files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dataset_builder.corpus import ScenesConfig
+from dataset_builder.release import build_scenes_release
+
+from .fit_cli import run_fit
+from .report import write_report
+from .sweep import RUNS_CSV, run_sweep
+
+
+@dataclass(frozen=True)
+class ExperimentPlan:
+    """One grid: model sizes × seen-sample budgets × seeds, plus the T pair (pretrained nano vs its scratch twin)."""
+
+    description: str
+    presets: tuple[str, ...]
+    samples: tuple[int, ...]
+    seeds: tuple[int, ...]
+    t_presets: tuple[str, ...]
+    t_samples: int
+    t_seeds: tuple[int, ...]
+    batch_size: int = 32
+    t_batch_size: int = 16
+    num_eval: int = 48
+    generation_rows: int = 24
+    max_encoder_length: int = 48
+    max_decoder_length: int = 32
+    corpus: dict[str, Any] = field(default_factory=dict)
+
+
+_SHORT_SCENES = {"image_size": 96, "max_objects": 2, "detailed_share": 0.3, "multi_sentence_share": 0.1}
+
+PLANS: dict[str, ExperimentPlan] = {
+    "quick": ExperimentPlan(
+        description="CPU grid for 2 cores in under an hour",
+        presets=("scenes-xs", "scenes-s", "scenes-m", "scenes-l"),
+        samples=(4096, 8192, 16384),
+        seeds=(0, 1),
+        t_presets=("scenes-nano", "scenes-nano-scratch"),
+        t_samples=256,
+        t_seeds=(0, 1),
+        generation_rows=16,
+        corpus=_SHORT_SCENES,
+    ),
+    "smoke": ExperimentPlan(
+        description="minutes-long plumbing check of the whole pipeline (no T pair)",
+        presets=("scenes-xs", "scenes-s"),
+        samples=(64, 128),
+        seeds=(0, 1),
+        t_presets=(),
+        t_samples=0,
+        t_seeds=(),
+        batch_size=16,
+        num_eval=8,
+        generation_rows=4,
+        corpus={**_SHORT_SCENES, "image_size": 64},
+    ),
+    "full": ExperimentPlan(
+        description="GPU grid: five sizes, both decoder kinds, four budgets, three seeds",
+        presets=tuple(f"scenes-{s}{k}" for s in ("xs", "s", "m", "l", "xl") for k in ("", "-gemma")),
+        samples=(16384, 65536, 262144, 1048576),
+        seeds=(0, 1, 2),
+        t_presets=("scenes-nano", "scenes-nano-scratch"),
+        t_samples=65536,
+        t_seeds=(0, 1, 2),
+        batch_size=64,
+        t_batch_size=32,
+        num_eval=200,
+        generation_rows=100,
+        max_encoder_length=96,
+        max_decoder_length=96,
+        corpus={"image_size": 96},
+    ),
+}
+
+
+def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = None) -> Path:
+    """Run (or resume) the named plan into `out`; returns the path of `out/report.md`."""
+    if plan_name not in PLANS:
+        raise ValueError(f"unknown experiment preset {plan_name!r}; allowed: {sorted(PLANS)}")
+    plan = PLANS[plan_name]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if num_threads:
+        import torch
+
+        torch.set_num_threads(num_threads)
+    started = time.perf_counter()
+    corpus = ScenesConfig(**plan.corpus)
+    release = out / "scenes"
+    if not (release / "README.md").exists():
+        print(f"[experiment] building the Florenz-Scenes release in {release}", flush=True)
+        build_scenes_release(release, corpus, num_train=max(plan.samples), num_eval=plan.num_eval)
+    common = {
+        "num_eval": plan.num_eval,
+        "generation_rows": plan.generation_rows,
+        "max_encoder_length": plan.max_encoder_length,
+        "max_decoder_length": plan.max_decoder_length,
+        "corpus": corpus,
+        "dataset": release,
+    }
+    print(f"[experiment] size × samples grid: {plan.presets} × {plan.samples} × seeds {plan.seeds}", flush=True)
+    run_sweep(out, plan.presets, plan.samples, plan.seeds, batch_size=plan.batch_size, **common)
+    if plan.t_presets:
+        print(f"[experiment] T axis: {plan.t_presets} at S={plan.t_samples} × seeds {plan.t_seeds}", flush=True)
+        run_sweep(out, plan.t_presets, [plan.t_samples], plan.t_seeds, batch_size=plan.t_batch_size, **common)
+    print("[experiment] fitting scaling laws", flush=True)
+    run_fit(out / RUNS_CSV, out / "fit")
+    report = write_report(out, plan_name, dataclasses.asdict(plan), wall_seconds=time.perf_counter() - started)
+    print(f"[experiment] report: {report}", flush=True)
+    return report
