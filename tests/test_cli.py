@@ -1,0 +1,88 @@
+"""The `florenz` command line: model info/init, experiment smoke run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER_TOTALS = {"florenz-0.4b": 0.429e9, "florenz-1.0b": 1.040e9, "florenz-3.5b": 3.485e9, "florenz-11.2b": 11.222e9}
+
+
+def florenz(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "florenz_cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.mark.parametrize("preset", sorted(PAPER_TOTALS))
+def test_model_info_matches_paper_sizes(preset):
+    started = time.perf_counter()
+    result = florenz("model", "info", preset, "--json")
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)
+    assert abs(counts["total_params"] - PAPER_TOTALS[preset]) / PAPER_TOTALS[preset] < 0.005
+    assert 0 < counts["trainable_params"] < counts["total_params"]
+    if preset == "florenz-11.2b":
+        assert elapsed < 5 + 10  # 5 s for the count itself; the rest is interpreter + import start-up
+
+
+def test_model_info_unknown_preset_is_a_clear_error():
+    result = florenz("model", "info", "florenz-2b", "--json")
+    assert result.returncode == 2
+    assert "florenz-2b" in result.stderr and "allowed" in result.stderr
+
+
+def test_model_init_writes_a_folder_a_fresh_process_loads(tmp_path):
+    out = tmp_path / "tiny"
+    result = florenz("model", "init", "tiny-gemma2", "--out", str(out), "--image-size", "64")
+    assert result.returncode == 0, result.stderr
+    assert (out / "model.safetensors").exists() and (out / "encoder_tokenizer").is_dir()
+    assert not list(out.glob("*.bin"))
+    script = (
+        "import sys, torch\n"
+        "from PIL import Image\n"
+        "from transformers import AutoModelForImageTextToText, AutoProcessor\n"
+        "model = AutoModelForImageTextToText.from_pretrained(sys.argv[1], trust_remote_code=True)\n"
+        "processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)\n"
+        "inputs = processor(images=Image.new('RGB', (40, 30), 'red'), task='caption', language='fr', prefix=True)\n"
+        "ids = model.generate(**inputs, max_new_tokens=4, num_beams=2)\n"
+        "print(ids.shape[0], type(processor.batch_decode(ids)[0]).__name__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"HF_HUB_OFFLINE": "1"}
+    loaded = subprocess.run(
+        [sys.executable, "-c", script, str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split() == ["1", "str"]
+    again = florenz("model", "init", "tiny-gemma2", "--out", str(out))
+    assert again.returncode == 2 and "not empty" in again.stderr
+
+
+def test_experiment_smoke_writes_runs_fit_and_report(tmp_path):
+    result = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = (tmp_path / "runs.csv").read_text().splitlines()
+    assert len(runs) == 1 + 8  # header + 2 sizes × 2 budgets × 2 seeds
+    fit = json.loads((tmp_path / "fit" / "fit.json").read_text())
+    assert {"seen_caption", "unseen_caption", "translation"} <= set(fit)
+    report = (tmp_path / "report.md").read_text()
+    for section in ("## Runs", "## Fitted laws", "## Emergence", "## Scenes-CoMMuTE", "## Shapes compared"):
+        assert section in report
+    rerun = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=900)
+    assert rerun.returncode == 0
+    assert len((tmp_path / "runs.csv").read_text().splitlines()) == 9  # finished runs are not repeated
+
+
+def test_experiment_unknown_preset():
+    result = florenz("experiment", "--preset", "huge", "--out", "/tmp/never-written")
+    assert result.returncode == 2 and "quick" in result.stderr
+    assert not Path("/tmp/never-written").exists()
