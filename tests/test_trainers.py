@@ -145,3 +145,25 @@ def test_resume_after_kill_9_reproduces_uninterrupted_weights(tmp_path):
     assert expected.keys() == resumed.keys()
     for name in expected:
         assert torch.equal(expected[name], resumed[name]), name
+
+
+def test_two_process_ddp_equals_one_process_with_the_global_batch(tmp_path):
+    """`accelerate launch` with 2 CPU processes (gloo) must train exactly like 1 process with twice the batch."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    flags = [
+        "--model", "tiny-bart", "--dataset", "scenes", "--image_size", "64", "--seen_samples", "64",
+        "--max_encoder_length", "48", "--max_decoder_length", "40", "--use_cpu", "true", "--disable_tqdm", "true",
+        "--optim", "sgd", "--learning_rate", "0.5", "--warmup_steps", "0", "--lr_scheduler_type", "constant",
+        "--save_strategy", "no",
+    ]  # fmt: skip
+    accelerate = str(Path(sys.executable).with_name("accelerate"))
+    launch = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "-m", "florenz_cli", "train"]
+    subprocess.run([*launch, "--output_dir", str(tmp_path / "ddp"), "--per_device_train_batch_size", "8", *flags],
+                   check=True, cwd=REPO, env=env, capture_output=True)  # fmt: skip
+    single = [sys.executable, "-m", "florenz_cli", "train", "--per_device_train_batch_size", "16", *flags]
+    subprocess.run([*single, "--output_dir", str(tmp_path / "one")], check=True, cwd=REPO, env=env, capture_output=True)
+    subprocess.run([*single, "--output_dir", str(tmp_path / "other"), "--seed", "7"], check=True, cwd=REPO, env=env,
+                   capture_output=True)  # fmt: skip
+    ddp, one, other = (_final_weights(tmp_path / name) for name in ("ddp", "one", "other"))
+    assert max((ddp[k] - one[k]).abs().max().item() for k in one) < 1e-5
+    assert max((other[k] - one[k]).abs().max().item() for k in one) > 1e-2  # the comparison can fail
