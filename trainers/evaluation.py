@@ -14,21 +14,7 @@ from typing import Any
 import numpy as np
 
 from .metrics import bleu, cider, contrastive_accuracy, language_share
-from .trainer import FlorenzSeq2SeqTrainer
-
-
-def split_eval_sets(eval_sets: Mapping[str, Sequence[Mapping[str, Any]]], caption_langs: Sequence[str]):
-    """{group: [set names]} for the CE groups, plus the disambiguation sets."""
-    groups: dict[str, list[str]] = {"seen_caption": [], "unseen_caption": [], "translation": [], "disambiguation": []}
-    for name in eval_sets:
-        kind, _, language = name.partition("-")
-        if kind == "caption":
-            groups["seen_caption" if language in caption_langs else "unseen_caption"].append(name)
-        elif kind in ("translation", "disambiguation"):
-            groups[kind].append(name)
-        else:
-            raise ValueError(f"eval set {name!r} is not caption-/translation-/disambiguation-<lang>")
-    return groups
+from .trainer import FlorenzSeq2SeqTrainer, split_eval_sets
 
 
 def _ppl_rows(rows: Sequence[Mapping[str, Any]], target_field: str) -> list[dict[str, Any]]:
@@ -44,7 +30,7 @@ def evaluate_run(
     max_new_tokens: int = 32,
 ) -> dict[str, float]:
     """All per-run numbers that `runs.csv` carries besides the bookkeeping columns."""
-    groups = split_eval_sets(eval_sets, caption_langs)
+    groups = split_eval_sets(list(eval_sets), caption_langs)
     ce_sets = {name: eval_sets[name] for g in ("seen_caption", "unseen_caption", "translation") for name in groups[g]}
     ce = trainer.cross_entropy(ce_sets)
     row: dict[str, float] = {f"ce_{name}": value for name, value in ce.items()}

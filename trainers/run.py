@@ -18,7 +18,7 @@ from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor
 
 from .config import FlorenzPretrainConfig
-from .data import ReleaseStream, ScenesStream
+from .data import ReleaseStream, ScenesStream, release_eval_sets, scenes_eval_sets
 from .scenes_presets import SCENES_PRESETS
 from .trainer import FlorenzSeq2SeqTrainer
 
@@ -71,6 +71,15 @@ def training_stream(args: FlorenzPretrainConfig, corpus: ScenesConfig):
         raise ValueError(f"release {args.dataset} has no train split for any of {keys}")
     shares = {key: share for key, share in (shares or uniform_shares(list(sources))).items() if key in sources}
     return ReleaseStream(sources, args.seen_samples, seed=args.seed, shares=shares)
+
+
+def in_training_eval_sets(args: FlorenzPretrainConfig, corpus: ScenesConfig) -> dict[str, list[dict[str, Any]]]:
+    """`num_eval` test rows per caption/translation key: CE (and BLEU with predict_with_generate) during training."""
+    if args.dataset == "scenes":
+        sets = scenes_eval_sets(corpus, "test", args.num_eval)
+    else:
+        sets = release_eval_sets(args.dataset, args.num_eval)
+    return {name: rows for name, rows in sets.items() if not name.startswith("disambiguation-")}
 
 
 def check_lengths(model, args: FlorenzPretrainConfig) -> None:
@@ -130,12 +139,16 @@ def train(
         for name, param in model.named_parameters():
             if name.startswith(("model.vision_tower.", "model.multi_modal_projector.")):
                 param.requires_grad_(True)
+    if eval_sets is None and args.eval_strategy != "no":
+        eval_sets = in_training_eval_sets(args, corpus)
     trainer = FlorenzSeq2SeqTrainer(
         model=model,
         args=args,
         train_dataset=training_stream(args, corpus),
         processing_class=processor,
         eval_sets=eval_sets,
+        generation_sets=list(eval_sets or {}) if args.predict_with_generate else (),
+        caption_langs=args.caption_languages,
     )
     trainer.train(resume_from_checkpoint=last_complete_checkpoint(args.output_dir))
     final = Path(args.output_dir) / FINAL_DIR

@@ -18,12 +18,30 @@ from .collator import FlorenzDataCollator
 from .metrics import bleu, per_sample_ce
 
 
+CE_GROUPS = ("seen_caption", "unseen_caption", "translation")
+
+
+def split_eval_sets(names: Sequence[str], caption_langs: Sequence[str]) -> dict[str, list[str]]:
+    """{group: [eval set names]}: seen/unseen captions by coverage, translation, disambiguation."""
+    groups: dict[str, list[str]] = {group: [] for group in (*CE_GROUPS, "disambiguation")}
+    for name in names:
+        kind, _, language = name.partition("-")
+        if kind == "caption":
+            groups["seen_caption" if language in caption_langs else "unseen_caption"].append(name)
+        elif kind in ("translation", "disambiguation"):
+            groups[kind].append(name)
+        else:
+            raise ValueError(f"eval set {name!r} is not caption-/translation-/disambiguation-<lang>")
+    return groups
+
+
 class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
     """Seq2SeqTrainer with Florenz defaults: the Florenz collator and CE/BLEU evaluation on named eval sets.
 
     `eval_sets` maps a name such as `caption-fr` to a sequence of corpus rows. `evaluate()` without an explicit
-    `eval_dataset` reports `eval_ce_<name>` for each set (mean over samples of the mean token CE) and, for the sets
-    in `generation_sets`, `eval_bleu_<name>` from beam-search generations.
+    `eval_dataset` reports `eval_ce_<name>` for each set (mean over samples of the mean token CE), the group means
+    `eval_ce_seen_caption` / `eval_ce_unseen_caption` / `eval_ce_translation` (coverage from `caption_langs`) and,
+    for the sets in `generation_sets`, `eval_bleu_<name>` from beam-search generations.
     """
 
     def __init__(
@@ -35,6 +53,7 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
         data_collator: Any = None,
         eval_sets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         generation_sets: Sequence[str] = (),
+        caption_langs: Sequence[str] = ("en", "de"),
         **kwargs: Any,
     ) -> None:
         if data_collator is None:
@@ -45,6 +64,8 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
                 max_encoder_length=getattr(args, "max_encoder_length", 128),
                 max_decoder_length=getattr(args, "max_decoder_length", 128),
             )
+        if eval_sets and "eval_dataset" not in kwargs:  # the Trainer insists on one when eval_strategy != "no"
+            kwargs["eval_dataset"] = [row for rows in eval_sets.values() for row in rows]
         super().__init__(
             model=model,
             args=args,
@@ -58,11 +79,16 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
         if unknown:
             raise ValueError(f"generation_sets {sorted(unknown)} are not among eval_sets {sorted(self.eval_sets)}")
         self.generation_sets = tuple(generation_sets)
+        self.caption_langs = tuple(caption_langs)
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval", **gen_kwargs):
         if eval_dataset is not None or not self.eval_sets:
             return super().evaluate(eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **gen_kwargs)
-        metrics = {f"{metric_key_prefix}_ce_{name}": value for name, value in self.cross_entropy(self.eval_sets).items()}
+        ce = self.cross_entropy(self.eval_sets)
+        metrics = {f"{metric_key_prefix}_ce_{name}": value for name, value in ce.items()}
+        for group, names in split_eval_sets(list(ce), self.caption_langs).items():
+            if names and group in CE_GROUPS:
+                metrics[f"{metric_key_prefix}_ce_{group}"] = sum(ce[n] for n in names) / len(names)
         for name in self.generation_sets:
             rows = self.eval_sets[name]
             hyps = self.generate_texts(rows, **gen_kwargs)
