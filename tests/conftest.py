@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 
+import pytest
+
 _TMP = tempfile.mkdtemp(prefix="florenz-tests-")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -16,6 +18,15 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(autouse=True)
+def _private_datasets_cache(tmp_path, monkeypatch):
+    """A fresh datasets cache per test: the shared cache keys local folders by base name, so releases built by
+    different tests in folders of the same name would otherwise read each other's rows."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_datasets_cache")
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001 - pytest hook signature
     import shutil
 
@@ -23,7 +34,6 @@ def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001 - pytest 
 
 
 # --- Tiny Florenz tokenizers/processor shared by processor and model tests -------------------------------------------
-import pytest
 
 TINY_CORPUS = (
     "The target language is English. What does the image describe?",

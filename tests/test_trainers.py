@@ -205,3 +205,14 @@ def test_train_rejects_bad_config_before_training(tmp_path, capsys):
     assert code == 2
     assert "multiple of the global batch" in capsys.readouterr().err
     assert not (tmp_path / "x" / "final").exists()
+
+
+def test_release_eval_sets_never_mix_up_releases_in_same_named_folders(tmp_path):
+    from dataset_builder.release import build_scenes_release
+    from trainers.data import release_eval_sets
+
+    small, large = tmp_path / "a" / "scenes", tmp_path / "b" / "scenes"
+    build_scenes_release(small, ScenesConfig(image_size=32), num_train=21, num_eval=3)
+    build_scenes_release(large, ScenesConfig(image_size=32), num_train=21, num_eval=5)
+    assert len(release_eval_sets(str(small), 10)["caption-fr"]) == 3
+    assert len(release_eval_sets(str(large), 10)["caption-fr"]) == 5

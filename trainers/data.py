@@ -8,6 +8,7 @@ already seen, and a smaller budget sees a prefix of a larger one's stream.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -68,15 +69,26 @@ def scenes_eval_sets(config: ScenesConfig, split: str, num_rows: int) -> dict[st
     return {key: [make_row(config, split, key, i) for i in range(num_rows)] for key in eval_keys(config, split)}
 
 
+def load_release_config(folder: str, name: str):
+    """`load_dataset(folder, name)` with the Arrow cache kept inside the release folder.
+
+    datasets' shared cache keys local folders by their base name and data-file layout, so two releases in folders
+    with the same name (e.g. two `…/scenes` builds) silently return each other's rows; a per-release cache cannot.
+    """
+    from datasets import load_dataset
+
+    return load_dataset(folder, name, cache_dir=str(Path(folder) / ".cache" / "datasets"))
+
+
 def release_eval_sets(folder: str, num_rows: int, split: str = "test") -> dict[str, list[dict[str, Any]]]:
     """`{config: first num_rows rows of split}` for every per-key config of a release that has `split`."""
-    from datasets import get_dataset_config_names, load_dataset
+    from datasets import get_dataset_config_names
 
     sets = {}
     for name in get_dataset_config_names(folder):
         if name == "pretrain":
             continue
-        splits = load_dataset(folder, name)
+        splits = load_release_config(folder, name)
         if split in splits:
             rows = splits[split]
             sets[name] = [rows[i] for i in range(min(num_rows, len(rows)))]

@@ -18,7 +18,7 @@ from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor
 
 from .config import FlorenzPretrainConfig
-from .data import ReleaseStream, ScenesStream, release_eval_sets, scenes_eval_sets
+from .data import ReleaseStream, ScenesStream, load_release_config, release_eval_sets, scenes_eval_sets
 from .scenes_presets import SCENES_PRESETS
 from .trainer import FlorenzSeq2SeqTrainer
 
@@ -59,12 +59,12 @@ def training_stream(args: FlorenzPretrainConfig, corpus: ScenesConfig):
         return ScenesStream(corpus, args.seen_samples, seed=args.seed, shares=shares)
     if not Path(args.dataset).is_dir():
         raise ValueError(f"dataset {args.dataset!r} is neither 'scenes' nor a release folder")
-    from datasets import get_dataset_config_names, load_dataset
+    from datasets import get_dataset_config_names
 
     keys = list(shares) if shares else [k for k in get_dataset_config_names(args.dataset) if k != "pretrain"]
     sources = {}
     for key in keys:
-        splits = load_dataset(args.dataset, key)
+        splits = load_release_config(args.dataset, key)
         if "train" in splits:
             sources[key] = splits["train"]
     if not sources:
