@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,11 @@ def florenz(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.Comp
 
 @pytest.mark.parametrize("preset", sorted(PAPER_TOTALS))
 def test_model_info_matches_paper_sizes(preset):
-    started = time.perf_counter()
     result = florenz("model", "info", preset, "--json")
-    elapsed = time.perf_counter() - started
     assert result.returncode == 0, result.stderr
     counts = json.loads(result.stdout)
     assert abs(counts["total_params"] - PAPER_TOTALS[preset]) / PAPER_TOTALS[preset] < 0.005
     assert 0 < counts["trainable_params"] < counts["total_params"]
-    if preset == "florenz-11.2b":
-        assert elapsed < 5 + 10  # 5 s for the count itself; the rest is interpreter + import start-up
 
 
 def test_model_info_unknown_preset_is_a_clear_error():

@@ -100,10 +100,11 @@ def test_sweep_point_writes_row_and_is_skipped_on_rerun(tmp_path):
     )
     assert row["decoder_init"] == "scratch" and row["decoder_kind"] == "bart"
     assert (tmp_path / "runs" / row["run_id"] / "final" / "model.safetensors").exists()
-    started = time.perf_counter()
+    final = tmp_path / "runs" / row["run_id"] / "final" / "model.safetensors"
+    written, table_before = final.stat().st_mtime_ns, table.read_text()
     run_sweep(tmp_path, ["scenes-xs"], [32], seeds=[0], batch_size=16, num_eval=4, generation_rows=2)
-    assert time.perf_counter() - started < 5  # nothing retrained
-    assert len(read_runs(table)) == 1
+    assert final.stat().st_mtime_ns == written  # nothing retrained
+    assert table.read_text() == table_before
 
 
 def _train_command(out: Path) -> list[str]:
@@ -181,7 +182,8 @@ def test_train_from_yaml_logs_in_training_ce_groups_and_bleu(tmp_path):
         "eval_strategy: steps", "eval_steps: 2", "num_eval: 4", "predict_with_generate: true", "save_strategy: 'no'",
         "disable_tqdm: true",
     ]  # fmt: skip
-    config.write_text("\n".join([f"output_dir: {tmp_path / 'cli'}", *lines]))
+    no_eval = [line for line in lines if not line.startswith(("eval_", "predict_"))]
+    config.write_text("\n".join([f"output_dir: {tmp_path / 'cli'}", *no_eval]))
     assert florenz_cli.main(["train", "--config", str(config)]) == 0
     assert (tmp_path / "cli" / "final" / "model.safetensors").exists()
 
