@@ -218,3 +218,29 @@ def test_release_eval_sets_never_mix_up_releases_in_same_named_folders(tmp_path)
     build_scenes_release(large, ScenesConfig(image_size=32), num_train=21, num_eval=5)
     assert len(release_eval_sets(str(small), 10)["caption-fr"]) == 3
     assert len(release_eval_sets(str(large), 10)["caption-fr"]) == 5
+
+
+def test_generalist_recipe_streams_all_eleven_keys_uniformly(tmp_path):
+    from collections import Counter
+
+    from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS
+    from trainers.config import FlorenzSFTConfig
+    from trainers.run import scenes_corpus_config, training_stream
+
+    args = FlorenzSFTConfig(output_dir=str(tmp_path), seen_samples=44, per_device_train_batch_size=11, use_cpu=True,
+                            image_size=64)  # fmt: skip
+    assert (args.learning_rate, args.weight_decay, args.balancing) == (5e-5, 0.05, "generalist")
+    stream = training_stream(args, scenes_corpus_config(args))
+    counts = Counter(key for key, _ in stream.items)
+    assert set(counts) == set(GENERALIST_FINETUNE_KEYS) and set(counts.values()) == {4}
+    row = stream[[key for key, _ in stream.items].index("caption-fr")]
+    assert row["language"] == "fr" and row["task"] in ("caption", "detailed_caption")
+
+
+def test_pretrain_stream_never_yields_uncovered_captions(tmp_path):
+    from trainers.run import scenes_corpus_config, training_stream
+
+    args = FlorenzPretrainConfig(output_dir=str(tmp_path), seen_samples=70, per_device_train_batch_size=7,
+                                 use_cpu=True, image_size=64)  # fmt: skip
+    keys = {key for key, _ in training_stream(args, scenes_corpus_config(args)).items}
+    assert keys == {"caption-en", "caption-de", *(f"translation-{lang}" for lang in ("de", "fr", "es", "ru", "zh"))}
