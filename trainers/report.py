@@ -119,9 +119,17 @@ def disambiguation_table(runs: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def shape_comparison(runs: pd.DataFrame, fit: dict[str, Any]) -> str:
-    """Sentences derived from the measured numbers; nothing here is asserted without a number behind it."""
+def shape_comparison(runs: pd.DataFrame, fit: dict[str, Any], grid_presets: list[str] | tuple[str, ...]) -> str:
+    """Sentences derived from the measured numbers; nothing here is asserted without a number behind it.
+
+    "The largest model" is the largest preset of the size × samples grid at its largest budget (the T pair is
+    trained on a much smaller budget and would otherwise dominate by parameter count).
+    """
     sentences = []
+    grid = runs[runs.preset.isin(grid_presets)]
+    largest = grid[grid.params == grid.params.max()]
+    largest = largest[largest.seen_samples == largest.seen_samples.max()]
+    label = f"{largest.preset.iloc[0]} at S={largest.seen_samples.iloc[0]}" if len(largest) else "–"
     unseen = fit.get("unseen_caption", {}).get("compute_law", {})
     if "alpha1" in unseen:
         lo, hi = unseen.get("alpha1_ci") or (None, None)
@@ -141,14 +149,17 @@ def shape_comparison(runs: pd.DataFrame, fit: dict[str, Any]) -> str:
             f"{bigger} matters more here; the paper found model size dominant (β1 −0.16 vs β2 −0.04)."
         )
     if factor.get("beta3") is not None:
-        sentences.append(f"β3 (initial multilinguality T) = {factor['beta3']:.3f}.")
+        sentences.append(
+            f"β3 (initial multilinguality T) = {factor['beta3']:.3f}; T varies only within the nano pair, which also "
+            "uses the Gemma tokenizer (CE per Gemma token, not per Scenes-BPE token), so β3 mixes multilinguality with "
+            "tokenizer and model family."
+        )
     elif factor.get("beta3_note"):
         sentences.append(f"T: {factor['beta3_note']}.")
-    if {"bleu_unseen_prefix", "bleu_unseen_noprefix"} <= set(runs):
-        largest = runs[runs.params == runs.params.max()]
+    if {"bleu_unseen_prefix", "bleu_unseen_noprefix"} <= set(runs) and len(largest):
         delta = largest.bleu_unseen_prefix.mean() - largest.bleu_unseen_noprefix.mean()
         sentences.append(
-            f"At the largest model the language prefix changes unseen-caption BLEU by {delta:+.2f} "
+            f"For the largest model ({label}) the language prefix changes unseen-caption BLEU by {delta:+.2f} "
             f"({largest.bleu_unseen_noprefix.mean():.2f} → {largest.bleu_unseen_prefix.mean():.2f})"
             + (
                 f" and the target-language share from {largest.lang_share_unseen_noprefix.mean():.2f} to "
@@ -164,10 +175,10 @@ def shape_comparison(runs: pd.DataFrame, fit: dict[str, Any]) -> str:
             f"{gap.mean():.4f} nats/token on average (max {gap.max():.4f}); a gap near zero means the captions, "
             "seen or not, are written without looking at the picture, and then no emergence claim can be made."
         )
-    if "bleu_seen_noprefix" in runs:
-        largest = runs[runs.params == runs.params.max()]
+    if "bleu_seen_noprefix" in runs and len(largest):
         sentences.append(
-            f"Seen-language captioning at the largest size reaches BLEU {largest.bleu_seen_noprefix.mean():.2f} "
+            f"Seen-language captioning of the largest model ({label}) reaches BLEU "
+            f"{largest.bleu_seen_noprefix.mean():.2f} "
             "(the ceiling the unseen languages are measured against)."
         )
     return " ".join(sentences)
@@ -204,7 +215,7 @@ def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], w
             "## Scenes-CoMMuTE: contrastive accuracy (chance 0.5)",
             disambiguation_table(runs),
             "## Shapes compared with the paper",
-            shape_comparison(runs, fit),
+            shape_comparison(runs, fit, plan["presets"]),
         ]
     )
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".report-", suffix=".md")
