@@ -244,3 +244,26 @@ def test_pretrain_stream_never_yields_uncovered_captions(tmp_path):
                                  use_cpu=True, image_size=64)  # fmt: skip
     keys = {key for key, _ in training_stream(args, scenes_corpus_config(args)).items}
     assert keys == {"caption-en", "caption-de", *(f"translation-{lang}" for lang in ("de", "fr", "es", "ru", "zh"))}
+
+
+def test_fsdp_config_trains_like_one_process_on_cpu(tmp_path):
+    """The shipped FSDP config (2 processes, fp32 here) must give the same weights as 1 process with the global batch."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    config = (REPO / "configs" / "accelerate_fsdp.yaml").read_text()
+    config = config.replace("num_processes: 8", "num_processes: 2").replace("mixed_precision: bf16", 'mixed_precision: "no"')
+    (tmp_path / "fsdp.yaml").write_text(config)
+    flags = [
+        "--model", "tiny-gemma2", "--dataset", "scenes", "--image_size", "64", "--seen_samples", "32",
+        "--max_encoder_length", "48", "--max_decoder_length", "40", "--use_cpu", "true", "--disable_tqdm", "true",
+        "--optim", "sgd", "--learning_rate", "0.5", "--warmup_steps", "0", "--lr_scheduler_type", "constant",
+        "--save_strategy", "no",
+    ]  # fmt: skip
+    accelerate = str(Path(sys.executable).with_name("accelerate"))
+    launch = [accelerate, "launch", "--config_file", str(tmp_path / "fsdp.yaml"), "-m", "florenz_cli", "train"]
+    subprocess.run([*launch, "--output_dir", str(tmp_path / "fsdp"), "--per_device_train_batch_size", "8", *flags],
+                   check=True, cwd=REPO, env=env, capture_output=True)  # fmt: skip
+    single = [sys.executable, "-m", "florenz_cli", "train", "--per_device_train_batch_size", "16", *flags]
+    subprocess.run([*single, "--output_dir", str(tmp_path / "one")], check=True, cwd=REPO, env=env, capture_output=True)
+    fsdp, one = _final_weights(tmp_path / "fsdp"), _final_weights(tmp_path / "one")
+    assert fsdp.keys() == one.keys()
+    assert max((fsdp[k] - one[k]).abs().max().item() for k in one) < 1e-5
