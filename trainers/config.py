@@ -31,6 +31,10 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
     translation_langs: str = field(default="de,fr,es,ru,zh", metadata={"help": "Scenes: translation targets."})
     num_eval: int = field(default=64, metadata={"help": "Rows per eval set for in-training CE."})
     freeze_policy: str = field(default="paper", metadata={"help": f"One of {FREEZE_POLICIES} (vision frozen)."})
+    vision_pretraining_steps: int = field(
+        default=0,
+        metadata={"help": "Scenes presets: attribute-prediction steps that pretrain the vision tower before it is frozen."},
+    )
     train_vision: bool = field(
         default=False,
         metadata={"help": "Also train the vision tower + projector (only for models without a pretrained one)."},

@@ -38,6 +38,7 @@ class ExperimentPlan:
     generation_rows: int = 24
     max_encoder_length: int = 48
     max_decoder_length: int = 32
+    vision_pretraining_steps: int = 300
     corpus: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +67,7 @@ PLANS: dict[str, ExperimentPlan] = {
         batch_size=16,
         num_eval=8,
         generation_rows=4,
+        vision_pretraining_steps=2,
         corpus={**_SHORT_SCENES, "image_size": 64},
     ),
     "full": ExperimentPlan(
@@ -82,6 +84,7 @@ PLANS: dict[str, ExperimentPlan] = {
         generation_rows=100,
         max_encoder_length=96,
         max_decoder_length=96,
+        vision_pretraining_steps=1000,
         corpus={"image_size": 96},
     ),
 }
@@ -111,6 +114,7 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
         "max_decoder_length": plan.max_decoder_length,
         "corpus": corpus,
         "dataset": release,
+        "vision_pretraining_steps": plan.vision_pretraining_steps,
     }
     print(f"[experiment] size × samples grid: {plan.presets} × {plan.samples} × seeds {plan.seeds}", flush=True)
     run_sweep(out, plan.presets, plan.samples, plan.seeds, batch_size=plan.batch_size, **common)

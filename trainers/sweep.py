@@ -44,12 +44,15 @@ def run_sweep(
     max_decoder_length: int = 64,
     corpus: ScenesConfig | None = None,
     dataset: str | Path | None = None,
+    vision_pretraining_steps: int = 0,
     overrides: dict[str, Any] | None = None,
 ) -> Path:
     """Train and evaluate every (preset, S, seed) point not yet in `out/runs.csv`; return the table's path.
 
     With `dataset` (a Scenes release folder built from `corpus`), training rows and eval sets are read from its
-    parquet files; otherwise they are generated on the fly from `corpus`.
+    parquet files; otherwise they are generated on the fly from `corpus`. With `vision_pretraining_steps`, each
+    (preset, seed) first pretrains its vision tower on scene attributes and keeps it frozen (the paper's policy);
+    otherwise the vision tower is trained with the rest.
     """
     unknown = [p for p in presets if p not in SCENES_PRESETS]
     if unknown:
@@ -84,7 +87,8 @@ def run_sweep(
             learning_rate=learning_rate_for(preset),
             warmup_steps=max(1, steps // 20),
             freeze_policy=SCENES_PRESETS[preset]["freeze_policy"],
-            train_vision=True,
+            train_vision=not vision_pretraining_steps,
+            vision_pretraining_steps=vision_pretraining_steps,
             save_steps=max(1, steps // 2),
             save_total_limit=1,
             logging_steps=max(1, steps // 10),
