@@ -41,7 +41,7 @@ def pretrain_vision(model, processor, corpus: ScenesConfig, steps: int, batch_si
     optimizer = torch.optim.AdamW([*params, *head.parameters()], lr=lr)
     key = corpus.train_keys()[0]  # images depend only on (seed, split, index), not on the key
     model.train()
-    loss = torch.tensor(float("nan"))
+    loss = torch.tensor(float("nan"))  # returned as a float; steps > 0 always overwrite it
     for step in range(steps):
         rows = [make_row(corpus, "train", key, index) for index in range(step * batch_size, (step + 1) * batch_size)]
         pixels = processor(images=[row["image"] for row in rows], task="caption", language="en")["pixel_values"]
@@ -51,7 +51,7 @@ def pretrain_vision(model, processor, corpus: ScenesConfig, steps: int, batch_si
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-    return float(loss)
+    return loss.item()
 
 
 def load_or_pretrain_vision(model, processor, corpus: ScenesConfig, steps: int, cache: str | Path) -> None:
