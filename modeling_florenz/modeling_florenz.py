@@ -117,7 +117,25 @@ class FlorenzGemma3DecoderLayer(FlorenzCrossAttentionLayerMixin, Gemma3DecoderLa
 
 
 class FlorenzGemmaDecoderMixin:
-    """Decoder-stack forward shared by the Gemma-2 and Gemma-3 variants (they differ only in rotary embeddings)."""
+    """Decoder stack shared by the Gemma-2 and Gemma-3 variants; subclasses name their module classes and rotary use."""
+
+    embedding_class: type[nn.Module]
+    layer_class: type[nn.Module]
+    norm_class: type[nn.Module]
+    rotary_class: type[nn.Module]
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.padding_idx = config.pad_token_id
+        self.vocab_size = config.vocab_size
+        self.embed_tokens = self.embedding_class(
+            config.vocab_size, config.hidden_size, self.padding_idx, embed_scale=config.hidden_size**0.5
+        )
+        self.layers = nn.ModuleList([self.layer_class(config, i) for i in range(config.num_hidden_layers)])
+        self.norm = self.norm_class(config.hidden_size, eps=config.rms_norm_eps)
+        self.rotary_emb = self.rotary_class(config)
+        self.gradient_checkpointing = False
+        self.post_init()
 
     def init_cross_attention_from_decoder(self) -> None:
         """Copy each layer's `post_attention_layernorm` into `post_encoder_attention_layernorm` and zero the gates,
@@ -208,20 +226,10 @@ class FlorenzGemmaDecoderMixin:
 class FlorenzGemma2Decoder(FlorenzGemmaDecoderMixin, Gemma2PreTrainedModel):
     """Gemma-2 stack with cross-attention; a `Gemma2PreTrainedModel` so attention resolves to eager (softcap)."""
 
-    def __init__(self, config):
-        super().__init__(config)
-        self.padding_idx = config.pad_token_id
-        self.vocab_size = config.vocab_size
-        self.embed_tokens = Gemma2TextScaledWordEmbedding(
-            config.vocab_size, config.hidden_size, self.padding_idx, embed_scale=config.hidden_size**0.5
-        )
-        self.layers = nn.ModuleList(
-            [FlorenzGemma2DecoderLayer(config, layer_idx) for layer_idx in range(config.num_hidden_layers)]
-        )
-        self.norm = Gemma2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.rotary_emb = Gemma2RotaryEmbedding(config)
-        self.gradient_checkpointing = False
-        self.post_init()
+    embedding_class = Gemma2TextScaledWordEmbedding
+    layer_class = FlorenzGemma2DecoderLayer
+    norm_class = Gemma2RMSNorm
+    rotary_class = Gemma2RotaryEmbedding
 
     def _position_embeddings(self, hidden_states, position_ids) -> dict:
         rope = self.rotary_emb(hidden_states, position_ids)
@@ -231,20 +239,10 @@ class FlorenzGemma2Decoder(FlorenzGemmaDecoderMixin, Gemma2PreTrainedModel):
 class FlorenzGemma3Decoder(FlorenzGemmaDecoderMixin, Gemma3PreTrainedModel):
     """Gemma-3 text stack with cross-attention (local/global RoPE per layer type; sdpa allowed)."""
 
-    def __init__(self, config):
-        super().__init__(config)
-        self.padding_idx = config.pad_token_id
-        self.vocab_size = config.vocab_size
-        self.embed_tokens = Gemma3TextScaledWordEmbedding(
-            config.vocab_size, config.hidden_size, self.padding_idx, embed_scale=config.hidden_size**0.5
-        )
-        self.layers = nn.ModuleList(
-            [FlorenzGemma3DecoderLayer(config, layer_idx) for layer_idx in range(config.num_hidden_layers)]
-        )
-        self.norm = Gemma3RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.rotary_emb = Gemma3RotaryEmbedding(config)
-        self.gradient_checkpointing = False
-        self.post_init()
+    embedding_class = Gemma3TextScaledWordEmbedding
+    layer_class = FlorenzGemma3DecoderLayer
+    norm_class = Gemma3RMSNorm
+    rotary_class = Gemma3RotaryEmbedding
 
     def _position_embeddings(self, hidden_states, position_ids) -> dict:
         return {lt: self.rotary_emb(hidden_states, position_ids, lt) for lt in set(self.config.layer_types)}
