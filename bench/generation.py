@@ -13,10 +13,10 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import torch
+from PIL import Image
 
-from modeling_florenz.checkpoint_init import build_model_and_processor  # noqa: E402
+from modeling_florenz.checkpoint_init import build_model_and_processor
 
 
 def tokens_per_second(model, inputs, new_tokens: int, beams: int, use_cache: bool, repeats: int) -> float:

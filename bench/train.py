@@ -18,14 +18,14 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
+import torch
 
-from dataset_builder.corpus import ScenesConfig  # noqa: E402
-from trainers.collator import FlorenzDataCollator  # noqa: E402
-from trainers.compute import forward_flops_per_sample  # noqa: E402
-from trainers.data import ScenesStream  # noqa: E402
-from trainers.scenes_model import build_scenes_model  # noqa: E402
-from trainers.scenes_presets import SCENES_IMAGE_SIZE  # noqa: E402
+from dataset_builder.corpus import ScenesConfig
+from trainers.collator import FlorenzDataCollator
+from trainers.compute import forward_flops_per_sample
+from trainers.data import ScenesStream
+from trainers.scenes_model import build_scenes_model
+from trainers.scenes_presets import SCENES_IMAGE_SIZE
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = ScenesConfig(image_size=SCENES_IMAGE_SIZE, max_objects=2, detailed_share=0.3, multi_sentence_share=0.1)

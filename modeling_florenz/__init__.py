@@ -12,7 +12,13 @@ _EXPORTS = {
     "FlorenzPreTrainedModel": "modeling_florenz",
 }
 
-__all__ = ["FLORENZ_PRESETS", "FlorenzConfig", "FlorenzForConditionalGeneration", "FlorenzModel", "FlorenzPreTrainedModel"]
+__all__ = [
+    "FLORENZ_PRESETS",
+    "FlorenzConfig",
+    "FlorenzForConditionalGeneration",
+    "FlorenzModel",
+    "FlorenzPreTrainedModel",
+]
 
 
 def __getattr__(name: str):

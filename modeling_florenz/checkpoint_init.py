@@ -16,7 +16,14 @@ import torch
 
 from .configuration_florenz import FLORENZ_PRESETS, FlorenzConfig
 from .modeling_florenz import FlorenzForConditionalGeneration
-from .processing_florenz import LANGUAGE_PREFIXES, LANGUAGES, TASKS, FlorenzProcessor, build_prompt, florenz_image_processor
+from .processing_florenz import (
+    LANGUAGE_PREFIXES,
+    LANGUAGES,
+    TASKS,
+    FlorenzProcessor,
+    build_prompt,
+    florenz_image_processor,
+)
 from .tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 
 INITIALISABLE_PRESETS = ("tiny-bart", "tiny-gemma2", "tiny-gemma3", "florenz-nano")
@@ -25,9 +32,18 @@ DEFAULT_IMAGE_SIZE = {"florenz-nano": 224}
 # A few sentences per language, so that tiny tokenizers cover every script the processor may meet.
 SAMPLE_SENTENCES = {
     "en": ["A red circle is to the left of a blue square.", "Two small green stars above a large yellow heart."],
-    "de": ["Ein roter Kreis ist links von einem blauen Quadrat.", "Zwei kleine grüne Sterne über einem großen gelben Herz."],
-    "fr": ["Un cercle rouge est à gauche d'un carré bleu.", "Deux petites étoiles vertes au-dessus d'un grand cœur jaune."],
-    "es": ["Un círculo rojo está a la izquierda de un cuadrado azul.", "Dos estrellas verdes pequeñas sobre un corazón amarillo grande."],
+    "de": [
+        "Ein roter Kreis ist links von einem blauen Quadrat.",
+        "Zwei kleine grüne Sterne über einem großen gelben Herz.",
+    ],
+    "fr": [
+        "Un cercle rouge est à gauche d'un carré bleu.",
+        "Deux petites étoiles vertes au-dessus d'un grand cœur jaune.",
+    ],
+    "es": [
+        "Un círculo rojo está a la izquierda de un cuadrado azul.",
+        "Dos estrellas verdes pequeñas sobre un corazón amarillo grande.",
+    ],
     "ru": ["Красный круг слева от синего квадрата.", "Две маленькие зелёные звезды над большим жёлтым сердцем."],
     "zh": ["一个红色的圆在一个蓝色的正方形左边。", "两颗绿色的小星星在一个黄色的大心形上面。"],
 }

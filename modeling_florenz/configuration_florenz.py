@@ -295,7 +295,7 @@ class FlorenzConfig(PreTrainedConfig):
 
     @property
     def decoder_kind(self) -> str:
-        """"bart", "gemma2" or "gemma3_text": which decoder stack `FlorenzModel` builds."""
+        """ "bart", "gemma2" or "gemma3_text": which decoder stack `FlorenzModel` builds."""
         return DECODER_KINDS[self.text_config.model_type]
 
     @classmethod

@@ -93,7 +93,9 @@ class FlorenzCrossAttentionLayerMixin:
         hidden_states = residual + hidden_states
 
         residual = hidden_states
-        cross, _ = self.encoder_attn(hidden_states, encoder_attention_mask, encoder_hidden_states, cache=cache, **kwargs)
+        cross, _ = self.encoder_attn(
+            hidden_states, encoder_attention_mask, encoder_hidden_states, cache=cache, **kwargs
+        )
         cross = self.post_encoder_attention_layernorm(cross)
         hidden_states = residual + torch.tanh(self.encoder_attn_gate).to(cross.dtype) * cross
 
@@ -401,7 +403,10 @@ class FlorenzModel(FlorenzPreTrainedModel):
     ) -> Seq2SeqModelOutput:
         if encoder_outputs is None:
             encoder_outputs = self.get_encoder()(
-                input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values, inputs_embeds=inputs_embeds
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                pixel_values=pixel_values,
+                inputs_embeds=inputs_embeds,
             )
         elif not isinstance(encoder_outputs, BaseModelOutput):
             encoder_outputs = BaseModelOutput(last_hidden_state=encoder_outputs[0])
@@ -409,7 +414,10 @@ class FlorenzModel(FlorenzPreTrainedModel):
         encoder_attention_mask = full_encoder_attention_mask(attention_mask, encoder_hidden_states.shape[1])
 
         if self.config.decoder_kind == "bart":
-            if decoder_attention_mask is not None and (decoder_attention_mask[:, 1:] > decoder_attention_mask[:, :-1]).any():
+            if (
+                decoder_attention_mask is not None
+                and (decoder_attention_mask[:, 1:] > decoder_attention_mask[:, :-1]).any()
+            ):
                 raise ValueError(
                     "the BART decoder has absolute positions and supports only right-padded decoder inputs; "
                     "left-padded decoder_attention_mask is allowed for Gemma decoders"

@@ -27,7 +27,7 @@ def _private_datasets_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_datasets_cache")
 
 
-def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001 - pytest hook signature
+def pytest_sessionfinish(session, exitstatus) -> None:
     import shutil
 
     shutil.rmtree(_TMP, ignore_errors=True)

@@ -17,7 +17,13 @@ PAPER_TOTALS = {"florenz-0.4b": 0.429e9, "florenz-1.0b": 1.040e9, "florenz-3.5b"
 def florenz(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "florenz_cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "florenz_cli", *args],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -54,7 +60,13 @@ def test_model_init_writes_a_folder_a_fresh_process_loads(tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"HF_HUB_OFFLINE": "1"}
     loaded = subprocess.run(
-        [sys.executable, "-c", script, str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script, str(out)],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.split() == ["1", "str"]

@@ -58,7 +58,12 @@ def test_nano_preset_shapes():
     cfg = FlorenzConfig.from_preset("florenz-nano")
     text = cfg.text_config
     assert cfg.decoder_kind == "gemma3_text"
-    assert (text.hidden_size, text.num_hidden_layers, text.num_attention_heads, text.num_key_value_heads) == (640, 18, 4, 1)
+    assert (text.hidden_size, text.num_hidden_layers, text.num_attention_heads, text.num_key_value_heads) == (
+        640,
+        18,
+        4,
+        1,
+    )
     assert (text.head_dim, text.intermediate_size, text.vocab_size, text.sliding_window) == (256, 2048, 262144, 512)
     assert text.layer_types.count("full_attention") == 3 and text.layer_types[5] == "full_attention"
     assert text.rope_parameters["full_attention"]["rope_theta"] == 1e6
@@ -74,7 +79,12 @@ def test_config_round_trip(preset, tmp_path):
     assert loaded.decoder_kind == cfg.decoder_kind
     assert type(loaded.text_config) is type(cfg.text_config)
     assert loaded.text_config.vocab_size == 640 and loaded.encoder_config.vocab_size == 300
-    assert (loaded.pad_token_id, loaded.eos_token_id, loaded.bos_token_id, loaded.decoder_start_token_id) == (0, 1, 2, 1)
+    assert (loaded.pad_token_id, loaded.eos_token_id, loaded.bos_token_id, loaded.decoder_start_token_id) == (
+        0,
+        1,
+        2,
+        1,
+    )
     assert loaded.encoder_config.pad_token_id == 1
     assert loaded.is_encoder_decoder and loaded.tie_word_embeddings
     assert loaded.get_text_config(decoder=True) is loaded.text_config
@@ -90,11 +100,17 @@ def test_config_validation():
         FlorenzConfig.from_preset("florenz-7b")
     preset = FLORENZ_PRESETS["tiny-gemma2"]
     with pytest.raises(ValueError, match="projection_dim"):
-        FlorenzConfig(vision_config={**preset["vision"], "projection_dim": 48}, encoder_config=preset["encoder"],
-                      text_config=preset["text"])
+        FlorenzConfig(
+            vision_config={**preset["vision"], "projection_dim": 48},
+            encoder_config=preset["encoder"],
+            text_config=preset["text"],
+        )
     with pytest.raises(ValueError, match="not a supported Florenz decoder"):
-        FlorenzConfig(vision_config=preset["vision"], encoder_config=preset["encoder"],
-                      text_config={"model_type": "llama", "hidden_size": 32, "num_attention_heads": 4})
+        FlorenzConfig(
+            vision_config=preset["vision"],
+            encoder_config=preset["encoder"],
+            text_config={"model_type": "llama", "hidden_size": 32, "num_attention_heads": 4},
+        )
 
 
 @pytest.mark.parametrize("preset", TINY)
@@ -110,14 +126,20 @@ def test_loss_matches_manual_cross_entropy_and_backward(preset):
     decoder_input_ids[decoder_input_ids == -100] = 0
     assert torch.equal(model.prepare_decoder_input_ids_from_labels(labels), decoder_input_ids)
     model.eval()
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values,
-                   decoder_input_ids=decoder_input_ids).logits
+    logits = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        pixel_values=pixel_values,
+        decoder_input_ids=decoder_input_ids,
+    ).logits
     cap = model.config.final_logit_softcapping
     if cap is not None:
         assert logits.abs().max() <= cap
     keep = labels != -100
     manual = F.cross_entropy(logits[keep], labels[keep])
-    model_loss = model(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values, labels=labels).loss
+    model_loss = model(
+        input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values, labels=labels
+    ).loss
     torch.testing.assert_close(model_loss, manual, rtol=1e-5, atol=1e-6)
 
     model.train()
@@ -217,8 +239,9 @@ def test_freeze_policy_gemma():
     assert all(n.startswith("model.encoder.") for n in names if not n.startswith("model.decoder."))
     decoder_names = {n for n in names if n.startswith("model.decoder.")}
     assert "model.decoder.embed_tokens.weight" in decoder_names
-    assert all(("encoder_attn" in n or "post_encoder_attention_layernorm" in n or "embed_tokens" in n)
-               for n in decoder_names)
+    assert all(
+        ("encoder_attn" in n or "post_encoder_attention_layernorm" in n or "embed_tokens" in n) for n in decoder_names
+    )
     assert "model.decoder.layers.0.self_attn.q_proj.weight" not in names
     assert "model.decoder.layers.1.encoder_attn_gate" in names
     frozen = sum(p.numel() for n, p in model.named_parameters() if n not in names)
@@ -226,8 +249,11 @@ def test_freeze_policy_gemma():
     assert model.num_parameters(only_trainable=True) == counts["trainable_params"]
 
     all_counts = model.apply_freeze_policy("all")
-    vision = sum(p.numel() for n, p in model.named_parameters()
-                 if n.startswith(("model.vision_tower", "model.multi_modal_projector")))
+    vision = sum(
+        p.numel()
+        for n, p in model.named_parameters()
+        if n.startswith(("model.vision_tower", "model.multi_modal_projector"))
+    )
     assert all_counts["trainable_params"] == all_counts["total_params"] - vision
     with pytest.raises(ValueError, match="freeze policy"):
         model.apply_freeze_policy("none")
@@ -236,8 +262,11 @@ def test_freeze_policy_gemma():
 def test_freeze_policy_bart_trains_all_but_vision():
     model = build("tiny-bart")
     counts = model.apply_freeze_policy("paper")
-    vision = sum(p.numel() for n, p in model.named_parameters()
-                 if n.startswith(("model.vision_tower", "model.multi_modal_projector")))
+    vision = sum(
+        p.numel()
+        for n, p in model.named_parameters()
+        if n.startswith(("model.vision_tower", "model.multi_modal_projector"))
+    )
     assert counts["trainable_params"] == counts["total_params"] - vision
     assert "model.decoder.layers.0.self_attn.q_proj.weight" in _trainable_names(model)
 
@@ -248,8 +277,13 @@ def test_bart_rejects_left_padded_decoder_inputs():
     decoder_input_ids = torch.tensor([[1, 2, 5, 6], [0, 1, 2, 5]])
     decoder_attention_mask = torch.tensor([[1, 1, 1, 1], [0, 1, 1, 1]])
     with pytest.raises(ValueError, match="right-padded"):
-        model(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values,
-              decoder_input_ids=decoder_input_ids, decoder_attention_mask=decoder_attention_mask)
+        model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            pixel_values=pixel_values,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+        )
 
 
 def test_gemma2_decoder_uses_eager_attention():

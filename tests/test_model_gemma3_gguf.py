@@ -28,8 +28,18 @@ def test_nano_decoder_matches_gemma3_270m(tmp_path):
 
     config = FlorenzConfig.from_preset("florenz-nano")
     reference = gemma.config
-    for field in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-                  "num_key_value_heads", "head_dim", "sliding_window", "layer_types", "query_pre_attn_scalar"):
+    for field in (
+        "vocab_size",
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "sliding_window",
+        "layer_types",
+        "query_pre_attn_scalar",
+    ):
         assert getattr(config.text_config, field) == getattr(reference, field), field
     model = FlorenzForConditionalGeneration(config).eval()
     load_gemma3_decoder_into(model, gemma)
@@ -42,8 +52,13 @@ def test_nano_decoder_matches_gemma3_270m(tmp_path):
     prompt = torch.randint(3, 8000, (len(SENTENCES), 6))
     pixels = torch.randn(len(SENTENCES), 3, 64, 64)
     with torch.no_grad():
-        ours = model(input_ids=prompt, pixel_values=pixels, decoder_input_ids=batch.input_ids,
-                     decoder_attention_mask=batch.attention_mask, use_cache=False).logits
+        ours = model(
+            input_ids=prompt,
+            pixel_values=pixels,
+            decoder_input_ids=batch.input_ids,
+            decoder_attention_mask=batch.attention_mask,
+            use_cache=False,
+        ).logits
         ref = gemma(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
     keep = batch.attention_mask.bool()
     assert (ours[keep] - ref[keep]).abs().max().item() <= 1e-4

@@ -32,7 +32,11 @@ def inputs(seed: int = 3):
     input_ids = torch.randint(3, 500, (2, 8), generator=g)
     attention_mask = torch.ones_like(input_ids)
     attention_mask[1, 5:] = 0
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "pixel_values": torch.randn(2, 3, 64, 64, generator=g)}
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "pixel_values": torch.randn(2, 3, 64, 64, generator=g),
+    }
 
 
 GEN = {"max_new_tokens": 8, "min_new_tokens": 8, "do_sample": False}
@@ -65,8 +69,13 @@ def test_incremental_logits_match_teacher_forcing(preset):
         cache = EncoderDecoderCache(DynamicCache(config=text_config), DynamicCache(config=text_config))
         steps = []
         for t in range(decoder_input_ids.shape[1]):
-            out = model(encoder_outputs=encoder_outputs, attention_mask=kw["attention_mask"],
-                        decoder_input_ids=decoder_input_ids[:, t : t + 1], cache=cache, use_cache=True)
+            out = model(
+                encoder_outputs=encoder_outputs,
+                attention_mask=kw["attention_mask"],
+                decoder_input_ids=decoder_input_ids[:, t : t + 1],
+                cache=cache,
+                use_cache=True,
+            )
             cache = out.cache
             steps.append(out.logits)
     torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=0, atol=1e-4)
@@ -117,8 +126,9 @@ def test_left_padded_prefix_batch(preset):
     decoder_input_ids = torch.tensor([prefixes[0], [0, 0] + prefixes[1]])
     decoder_attention_mask = torch.tensor([[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]])
     with torch.no_grad():
-        batched = model.generate(**kw, decoder_input_ids=decoder_input_ids,
-                                 decoder_attention_mask=decoder_attention_mask, **GEN)
+        batched = model.generate(
+            **kw, decoder_input_ids=decoder_input_ids, decoder_attention_mask=decoder_attention_mask, **GEN
+        )
         for row, prefix in enumerate(prefixes):
             solo_kw = {k: v[row : row + 1] for k, v in kw.items()}
             solo = model.generate(**solo_kw, decoder_input_ids=torch.tensor([prefix]), **GEN)
@@ -128,6 +138,11 @@ def test_left_padded_prefix_batch(preset):
 @pytest.mark.parametrize("preset", TINY)
 def test_generation_config_holds_only_gemma_ids(preset):
     config = build(preset).generation_config
-    assert (config.pad_token_id, config.bos_token_id, config.eos_token_id, config.decoder_start_token_id) == (0, 2, 1, 1)
+    assert (config.pad_token_id, config.bos_token_id, config.eos_token_id, config.decoder_start_token_id) == (
+        0,
+        2,
+        1,
+        1,
+    )
     assert config.forced_eos_token_id is None and config.forced_bos_token_id is None
     assert config.max_new_tokens is None

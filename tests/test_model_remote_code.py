@@ -62,8 +62,13 @@ def test_remote_code_round_trip(tmp_path):
             expected[str(directory)] = model.generate(**inputs, **GEN).tolist()
 
         files = {p.name for p in directory.iterdir()}
-        assert {"config.json", "generation_config.json", "model.safetensors",
-                "configuration_florenz.py", "modeling_florenz.py"} <= files
+        assert {
+            "config.json",
+            "generation_config.json",
+            "model.safetensors",
+            "configuration_florenz.py",
+            "modeling_florenz.py",
+        } <= files
         auto_map = json.loads((directory / "config.json").read_text())["auto_map"]
         assert auto_map == {
             "AutoConfig": "configuration_florenz.FlorenzConfig",
@@ -78,7 +83,13 @@ def test_remote_code_round_trip(tmp_path):
     workdir.mkdir()
     env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
     proc = subprocess.run(
-        [sys.executable, "-c", LOADER, *expected], check=False, cwd=workdir, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", LOADER, *expected],
+        check=False,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     results = json.loads(proc.stdout.split("RESULT", 1)[1])

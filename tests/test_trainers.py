@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import random
 import signal
@@ -32,7 +31,9 @@ def test_config_rejects_bad_values(tmp_path):
         FlorenzPretrainConfig(output_dir=str(tmp_path), freeze_policy="nope", use_cpu=True)
     with pytest.raises(ValueError, match="multiple of the global batch"):
         FlorenzPretrainConfig(output_dir=str(tmp_path), seen_samples=100, per_device_train_batch_size=32, use_cpu=True)
-    config = FlorenzPretrainConfig(output_dir=str(tmp_path), seen_samples=96, per_device_train_batch_size=32, use_cpu=True)
+    config = FlorenzPretrainConfig(
+        output_dir=str(tmp_path), seen_samples=96, per_device_train_batch_size=32, use_cpu=True
+    )
     assert config.max_steps == 3
     assert (config.learning_rate, config.weight_decay, config.lr_scheduler_type) == (1e-4, 0.01, "cosine")
 
@@ -250,7 +251,9 @@ def test_fsdp_config_trains_like_one_process_on_cpu(tmp_path):
     """The shipped FSDP config (2 processes, fp32 here) must give the same weights as 1 process with the global batch."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     config = (REPO / "configs" / "accelerate_fsdp.yaml").read_text()
-    config = config.replace("num_processes: 8", "num_processes: 2").replace("mixed_precision: bf16", 'mixed_precision: "no"')
+    config = config.replace("num_processes: 8", "num_processes: 2").replace(
+        "mixed_precision: bf16", 'mixed_precision: "no"'
+    )
     (tmp_path / "fsdp.yaml").write_text(config)
     flags = [
         "--model", "tiny-gemma2", "--dataset", "scenes", "--image_size", "64", "--seen_samples", "32",

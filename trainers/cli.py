@@ -19,7 +19,7 @@ def _train(args: argparse.Namespace) -> int:
             raise ValueError("give either --config FILE.yaml or training flags, not both")
     else:
         (config,) = parser.parse_args_into_dataclasses(args=args.overrides)
-    trainer, _ = train(config)
+    train(config)
     print(f"saved final model to {config.output_dir}/final")
     return 0
 

@@ -20,7 +20,9 @@ BALANCING = ("pretrain", "generalist")
 class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
     """Continued pre-training on the incomplete-coverage corpus."""
 
-    model: str = field(default="tiny-bart", metadata={"help": "A preset name or a model folder (`florenz model init`)."})
+    model: str = field(
+        default="tiny-bart", metadata={"help": "A preset name or a model folder (`florenz model init`)."}
+    )
     dataset: str = field(default="scenes", metadata={"help": "'scenes' (generated on the fly) or a release folder."})
     seen_samples: int = field(default=2048, metadata={"help": "Training samples S; max_steps = S / global batch."})
     max_encoder_length: int = field(default=128, metadata={"help": "Prompt tokens after the image tokens."})
@@ -33,7 +35,9 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
     freeze_policy: str = field(default="paper", metadata={"help": f"One of {FREEZE_POLICIES} (vision frozen)."})
     vision_pretraining_steps: int = field(
         default=0,
-        metadata={"help": "Scenes presets: attribute-prediction steps that pretrain the vision tower before it is frozen."},
+        metadata={
+            "help": "Scenes presets: attribute-prediction steps that pretrain the vision tower before it is frozen."
+        },
     )
     train_vision: bool = field(
         default=False,

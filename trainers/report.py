@@ -59,8 +59,10 @@ def run_table(runs: pd.DataFrame) -> str:
 
 def laws_table(fit: dict[str, Any]) -> str:
     lines = [
-        "| group | α0 | α1 [95% CI] | r² (n) | paper α1 | β1 (P) [CI] | β2 (S) [CI] | β3 (T) [CI] | r² | "
-        "Chinchilla α / β |",
+        (
+            "| group | α0 | α1 [95% CI] | r² (n) | paper α1 | β1 (P) [CI] | β2 (S) [CI] | β3 (T) [CI] | r² | "
+            "Chinchilla α / β |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for group in GROUPS:
@@ -91,15 +93,17 @@ def laws_table(fit: dict[str, Any]) -> str:
 
 def emergence_table(runs: pd.DataFrame) -> str:
     largest = runs[runs.seen_samples == runs.groupby("preset").seen_samples.transform("max")]
-    metrics = [
+    generation = [
         (f"{m}_{g}_{t}", f"{m} {g} {t}")
         for g in ("seen", "unseen")
         for m in ("bleu", "cider", "lang_share")
         for t in ("noprefix", "prefix")
     ]
-    metrics = [(c, label) for c, label in metrics if c in runs]
-    if not metrics:
+    generation = [(c, label) for c, label in generation if c in runs]
+    if not generation:
         return "No generation metrics in runs.csv."
+    gap = [("ce_gap_unseen", "grounding gap unseen")] if "ce_gap_unseen" in runs else []
+    metrics = gap + generation
     lines = ["| preset | S | " + " | ".join(label for _, label in metrics) + " |", "|" + "---|" * (len(metrics) + 2)]
     for (preset, seen), frame in largest.groupby(["preset", "seen_samples"]):
         lines.append(f"| {preset} | {seen} | " + " | ".join(f"{frame[c].mean():.3f}" for c, _ in metrics) + " |")
@@ -115,8 +119,34 @@ def disambiguation_table(runs: pd.DataFrame) -> str:
     lines = ["| preset | S | " + " | ".join(labels) + " | mean |", "|" + "---|" * (len(labels) + 3)]
     for (preset, seen), frame in largest.groupby(["preset", "seen_samples"]):
         values = [frame[c].mean() for c in columns]
-        lines.append(f"| {preset} | {seen} | " + " | ".join(f"{v:.3f}" for v in values) + f" | {sum(values) / len(values):.3f} |")
+        lines.append(
+            f"| {preset} | {seen} | " + " | ".join(f"{v:.3f}" for v in values) + f" | {sum(values) / len(values):.3f} |"
+        )
     return "\n".join(lines)
+
+
+def grounding_summary(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
+    """The unseen-caption grounding gap of each grid size at its largest budget, smallest size first, and its law."""
+    largest = grid[grid.seen_samples == grid.groupby("preset").seen_samples.transform("max")]
+    per_size = largest.groupby("preset").agg(params=("params", "first"), gap=("ce_gap_unseen", "mean"))
+    cells = ", ".join(f"{preset} {row.gap:.3f}" for preset, row in per_size.sort_values("params").iterrows())
+    text = (
+        "Grounding control (CE with a shuffled image minus CE with the right image on unseen captions, nats/token, "
+        f"at each size's largest S): {cells}. A gap at float-noise level means captions written without looking at "
+        "the picture, seen or unseen; only a positive gap lets the unseen-language numbers speak of captioning "
+        "rather than of language."
+    )
+    law = fit.get("grounding_gap_unseen", {})
+    factor = law.get("factor_law", {})
+    if factor.get("beta1") is not None and factor.get("beta2") is not None:
+        text += (
+            f" Fitted over the {factor.get('n')} configurations with a positive gap "
+            f"({factor.get('left_out_non_positive', 0)} left out), the gap grows as P^{factor['beta1']:.2f} "
+            f"{_ci(factor.get('beta1_ci'))} · S^{factor['beta2']:.2f} {_ci(factor.get('beta2_ci'))}."
+        )
+    elif law.get("note"):
+        text += f" Its law was not fitted: {law['note']}."
+    return text
 
 
 def shape_comparison(runs: pd.DataFrame, fit: dict[str, Any], grid_presets: list[str] | tuple[str, ...]) -> str:
@@ -168,13 +198,8 @@ def shape_comparison(runs: pd.DataFrame, fit: dict[str, Any], grid_presets: list
                 else "."
             )
         )
-    if "ce_gap_unseen" in runs:
-        gap = runs.ce_gap_unseen
-        sentences.append(
-            f"Grounding control: the shuffled-image CE exceeds the right-image CE on unseen captions by "
-            f"{gap.mean():.4f} nats/token on average (max {gap.max():.4f}); a gap near zero means the captions, "
-            "seen or not, are written without looking at the picture, and then no emergence claim can be made."
-        )
+    if "ce_gap_unseen" in runs and len(grid):
+        sentences.append(grounding_summary(grid, fit))
     if "bleu_seen_noprefix" in runs and len(largest):
         sentences.append(
             f"Seen-language captioning of the largest model ({label}) reaches BLEU "

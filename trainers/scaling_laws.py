@@ -29,6 +29,7 @@ GROUPS: dict[str, str] = {
     "translation": "ce_translation",
 }
 GAP_GROUP, GAP_COLUMN = "grounding_gap_unseen", "ce_gap_unseen"
+MIN_GAP_CONFIGURATIONS = 5
 # The columns the fit reads; the sweep writes more (see trainers/runs_table.py), all of which are kept.
 REQUIRED_COLUMNS = ("preset", "decoder_init", "seed", "params", "seen_samples", "compute", *GROUPS.values())
 CONFIG_COLUMNS = ("preset", "decoder_kind", "decoder_init", "seen_samples")
@@ -427,16 +428,7 @@ def fit_runs(runs: pd.DataFrame, n_bootstrap: int = 200, seed: int = 0) -> Scali
         group.entry["seed_spread"] = _seed_spread(data, target)
         groups[name] = group
     if GAP_COLUMN in table.columns:
-        gap = GroupFit(GAP_COLUMN)
-        values = table[GAP_COLUMN].dropna()
-        if values.empty:
-            gap.entry = {"note": f"{GAP_COLUMN!r} has no values"}
-        elif (values <= 0).any():
-            gap.entry = {"note": f"{GAP_COLUMN!r} has non-positive values; a power law needs a positive quantity"}
-        else:
-            gap.entry["factor_law"], gap.factor_fit = factor_law(table, GAP_COLUMN)
-            gap.entry["seed_spread"] = _seed_spread(table[table[GAP_COLUMN].notna()], GAP_COLUMN)
-        groups[GAP_GROUP] = gap
+        groups[GAP_GROUP] = _gap_fit(table)
     meta = {
         "n_runs": len(runs),
         "n_configurations": len(table),
@@ -483,6 +475,27 @@ def _chinchilla_for(data: pd.DataFrame, target: str, n_bootstrap: int, seed: int
     if note:
         entry["subset_note"] = note
     return entry
+
+
+def _gap_fit(table: pd.DataFrame) -> GroupFit:
+    """Factor law of the grounding gap over the configurations where it is positive.
+
+    Models that ignore the image have a gap at float noise (±1e-6), which a power law cannot take; those
+    configurations are left out and counted, so the law describes the gap where grounding has begun.
+    """
+    gap = GroupFit(GAP_COLUMN)
+    values = table[GAP_COLUMN].dropna()
+    positive = table[table[GAP_COLUMN] > 0]
+    if len(positive) < MIN_GAP_CONFIGURATIONS:
+        gap.entry = {
+            "note": f"{len(positive)} of {len(values)} configurations have a positive mean {GAP_COLUMN!r}; a power "
+            f"law needs a positive quantity on at least {MIN_GAP_CONFIGURATIONS} configurations"
+        }
+        return gap
+    gap.entry["factor_law"], gap.factor_fit = factor_law(positive, GAP_COLUMN)
+    gap.entry["factor_law"]["left_out_non_positive"] = len(values) - len(positive)
+    gap.entry["seed_spread"] = _seed_spread(positive, GAP_COLUMN)
+    return gap
 
 
 def _seed_spread(data: pd.DataFrame, target: str) -> dict[str, Any]:

@@ -111,10 +111,18 @@ def _build_presets() -> dict[str, dict[str, Any]]:
     nano["vision"] = {**nano["vision"], "patch_stride": _STRIDES, "window_size": 6}
     width = nano["text"]["hidden_size"]
     presets["scenes-nano"] = {
-        **nano, "decoder_init": "pretrained", "tokenizer": "gemma3", "freeze_policy": "paper", "width": width
+        **nano,
+        "decoder_init": "pretrained",
+        "tokenizer": "gemma3",
+        "freeze_policy": "paper",
+        "width": width,
     }
     presets["scenes-nano-scratch"] = {
-        **copy.deepcopy(nano), "decoder_init": "scratch", "tokenizer": "gemma3", "freeze_policy": "all", "width": width
+        **copy.deepcopy(nano),
+        "decoder_init": "scratch",
+        "tokenizer": "gemma3",
+        "freeze_policy": "all",
+        "width": width,
     }
     return presets
 

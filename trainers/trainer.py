@@ -17,7 +17,6 @@ from transformers import Seq2SeqTrainer
 from .collator import FlorenzDataCollator
 from .metrics import bleu, per_sample_ce
 
-
 CE_GROUPS = ("seen_caption", "unseen_caption", "translation")
 
 
@@ -83,7 +82,9 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval", **gen_kwargs):
         if eval_dataset is not None or not self.eval_sets:
-            return super().evaluate(eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **gen_kwargs)
+            return super().evaluate(
+                eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **gen_kwargs
+            )
         ce = self.cross_entropy(self.eval_sets)
         metrics = {f"{metric_key_prefix}_ce_{name}": value for name, value in ce.items()}
         for group, names in split_eval_sets(list(ce), self.caption_langs).items():
@@ -92,7 +93,9 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
         for name in self.generation_sets:
             rows = self.eval_sets[name]
             hyps = self.generate_texts(rows, **gen_kwargs)
-            metrics[f"{metric_key_prefix}_bleu_{name}"] = bleu(hyps, [row["target"] for row in rows], rows[0]["language"])
+            metrics[f"{metric_key_prefix}_bleu_{name}"] = bleu(
+                hyps, [row["target"] for row in rows], rows[0]["language"]
+            )
         self.log(metrics)
         return metrics
 

@@ -31,7 +31,9 @@ def _targets(scene: str) -> torch.Tensor:
     return target
 
 
-def pretrain_vision(model, processor, corpus: ScenesConfig, steps: int, batch_size: int = 32, lr: float = 1e-3) -> float:
+def pretrain_vision(
+    model, processor, corpus: ScenesConfig, steps: int, batch_size: int = 32, lr: float = 1e-3
+) -> float:
     """Train vision tower + projector on attribute prediction from training images; returns the last loss."""
     if steps <= 0:
         raise ValueError(f"steps must be positive, got {steps}")
