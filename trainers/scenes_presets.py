@@ -7,9 +7,10 @@ initialised twin (same shapes, same Gemma tokenizer): the pair spans the "initia
 
 Vision: 96 px images and a DaViT whose last stage keeps stride 1 (strides 4·2·2·1 = 16) → a 6×6 grid, 37 image
 tokens, so that shape recognition is not the bottleneck (feasibility study §6.4). No pretrained vision tower exists
-offline, so every Scenes preset trains its vision tower (`train_vision`); decoders trained from scratch train
-everything (freeze policy "all"), the pretrained nano decoder keeps the paper's policy (only cross-attention, gates,
-their norms and the embeddings learn inside Gemma).
+offline: with `vision_pretraining_steps` (as the experiment plans set it) each preset's DaViT + projector is first
+pretrained on scene attributes and then frozen as in the paper, otherwise it trains with the rest (`train_vision`).
+Decoders trained from scratch train everything else (freeze policy "all"); the pretrained nano decoder keeps the
+paper's policy (only cross-attention, gates, their norms and the embeddings learn inside Gemma).
 
 Learning rate per size follows one rule instead of per-point tuning: lr = 1e-3 · (128 / d)^0.75, the width
 scaling that kept the prototype's largest model from looking like a size regression (feasibility §6.2: d=256 needed
