@@ -51,7 +51,8 @@ PLANS: dict[str, ExperimentPlan] = {
     "quick": ExperimentPlan(
         description="CPU grid for 2 cores in under an hour",
         presets=("scenes-xs", "scenes-s", "scenes-m", "scenes-l"),
-        samples=(4096, 8192, 16384),
+        # scenes-l starts to look at the image after ~300-500 steps of 32; 16k samples (512 steps) was too few
+        samples=(4096, 8192, 16384, 32768),
         seeds=(0, 1),
         t_presets=("scenes-nano", "scenes-nano-scratch"),
         t_samples=256,
