@@ -19,6 +19,7 @@ def _grid(gaps: dict[str, float]) -> pd.DataFrame:
                         "params": params[preset],
                         "seen_samples": seen,
                         "seed": seed,
+                        "ce_gap_seen": 2 * gap if seen == 16384 else -1e-7,
                         "ce_gap_unseen": gap if seen == 16384 else -1e-7,
                         "bleu_seen_noprefix": 10.0,
                     }
@@ -30,7 +31,8 @@ def test_grounding_summary_lists_sizes_smallest_first_at_their_largest_budget():
     grid = _grid({"scenes-l": 0.4, "scenes-xs": 0.0001, "scenes-s": 0.02})
     fit = {"grounding_gap_unseen": {"factor_law": {"beta1": 1.5, "beta2": 0.8, "n": 4, "left_out_non_positive": 2}}}
     text = grounding_summary(grid, fit)
-    assert "scenes-xs 0.000, scenes-s 0.020, scenes-l 0.400" in text
+    assert "seen/unseen" in text
+    assert "scenes-xs 0.000/0.000, scenes-s 0.040/0.020, scenes-l 0.800/0.400" in text
     assert "over the 4 configurations with a positive gap (2 left out)" in text
     assert "P^1.50" in text and "S^0.80" in text
 
@@ -43,8 +45,8 @@ def test_grounding_summary_says_why_the_gap_law_is_missing():
 def test_emergence_table_shows_the_gap_beside_the_generation_metrics():
     table = emergence_table(_grid({"scenes-l": 0.4}))
     header, _, row = table.splitlines()
-    assert header.split(" | ")[2] == "grounding gap unseen"
-    assert row.startswith("| scenes-l | 16384 | 0.400 | 10.000 |")
+    assert header.split(" | ")[2:4] == ["grounding gap seen", "grounding gap unseen"]
+    assert row.startswith("| scenes-l | 16384 | 0.800 | 0.400 | 10.000 |")
 
 
 def test_emergence_table_without_generation_metrics_says_so():

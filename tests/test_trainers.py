@@ -94,7 +94,14 @@ def test_sweep_point_writes_row_and_is_skipped_on_rerun(tmp_path):
     rows = read_runs(table)
     assert len(rows) == 1
     row = rows[0]
-    for column in (*REQUIRED_COLUMNS, "ce_caption-fr", "ce_gap_unseen", "bleu_unseen_prefix", "acc_disambiguation"):
+    for column in (
+        *REQUIRED_COLUMNS,
+        "ce_caption-fr",
+        "ce_gap_seen",
+        "ce_gap_unseen",
+        "bleu_unseen_prefix",
+        "acc_disambiguation",
+    ):
         assert row[column] != "", column
     assert float(row["compute"]) == pytest.approx(
         32 * float(row["flops_per_sample"]) * (1 + float(row["trainable_params"]) / float(row["params"]))

@@ -38,11 +38,13 @@ def evaluate_run(
         values = [ce[name] for name in groups[group]]
         row[f"ce_{group}"] = float(np.mean(values)) if values else math.nan
 
-    # Grounding control: the same unseen captions scored with another sample's image.
-    if groups["unseen_caption"]:
-        shuffled = trainer.cross_entropy({n: eval_sets[n] for n in groups["unseen_caption"]}, shuffle_images=True)
-        row["ce_unseen_caption_shuffled"] = float(np.mean(list(shuffled.values())))
-        row["ce_gap_unseen"] = row["ce_unseen_caption_shuffled"] - row["ce_unseen_caption"]
+    # Grounding control: the same captions scored with another sample's image. Seen: does captioning use the
+    # picture at all; unseen: did captioning transfer to the new language, not only the language itself.
+    for group in ("seen_caption", "unseen_caption"):
+        if groups[group]:
+            shuffled = trainer.cross_entropy({n: eval_sets[n] for n in groups[group]}, shuffle_images=True)
+            row[f"ce_{group}_shuffled"] = float(np.mean(list(shuffled.values())))
+            row[f"ce_gap_{group.removesuffix('_caption')}"] = row[f"ce_{group}_shuffled"] - row[f"ce_{group}"]
 
     # Emergence: captions generated with and without the decoder language prefix.
     for group in ("seen_caption", "unseen_caption"):

@@ -40,7 +40,7 @@ def _mean_std(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def run_table(runs: pd.DataFrame) -> str:
-    columns = [c for c in ("ce_seen_caption", "ce_unseen_caption", "ce_translation", "ce_gap_unseen",
+    columns = [c for c in ("ce_seen_caption", "ce_unseen_caption", "ce_translation", "ce_gap_seen", "ce_gap_unseen",
                            "bleu_seen_noprefix", "bleu_unseen_noprefix", "bleu_unseen_prefix") if c in runs]  # fmt: skip
     meta = runs.groupby(["preset", "seen_samples"]).agg(
         params=("params", "first"), decoder_init=("decoder_init", "first"), seeds=("seed", "nunique"),
@@ -102,7 +102,7 @@ def emergence_table(runs: pd.DataFrame) -> str:
     generation = [(c, label) for c, label in generation if c in runs]
     if not generation:
         return "No generation metrics in runs.csv."
-    gap = [("ce_gap_unseen", "grounding gap unseen")] if "ce_gap_unseen" in runs else []
+    gap = [(f"ce_gap_{g}", f"grounding gap {g}") for g in ("seen", "unseen") if f"ce_gap_{g}" in runs]
     metrics = gap + generation
     lines = ["| preset | S | " + " | ".join(label for _, label in metrics) + " |", "|" + "---|" * (len(metrics) + 2)]
     for (preset, seen), frame in largest.groupby(["preset", "seen_samples"]):
@@ -126,14 +126,16 @@ def disambiguation_table(runs: pd.DataFrame) -> str:
 
 
 def grounding_summary(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
-    """The unseen-caption grounding gap of each grid size at its largest budget, smallest size first, and its law."""
+    """The grounding gaps of each grid size at its largest budget, smallest size first, and the unseen gap's law."""
     largest = grid[grid.seen_samples == grid.groupby("preset").seen_samples.transform("max")]
-    per_size = largest.groupby("preset").agg(params=("params", "first"), gap=("ce_gap_unseen", "mean"))
-    cells = ", ".join(f"{preset} {row.gap:.3f}" for preset, row in per_size.sort_values("params").iterrows())
+    columns = [c for c in ("ce_gap_seen", "ce_gap_unseen") if c in grid]
+    per_size = largest.groupby("preset")[["params", *columns]].mean().sort_values("params")
+    cells = ", ".join(f"{preset} " + "/".join(f"{row[c]:.3f}" for c in columns) for preset, row in per_size.iterrows())
+    which = "/".join(c.removeprefix("ce_gap_") for c in columns)
     text = (
-        "Grounding control (CE with a shuffled image minus CE with the right image on unseen captions, nats/token, "
-        f"at each size's largest S): {cells}. A gap at float-noise level means captions written without looking at "
-        "the picture, seen or unseen; only a positive gap lets the unseen-language numbers speak of captioning "
+        "Grounding control (CE with a shuffled image minus CE with the right image on captions, nats/token, "
+        f"{which}, at each size's largest S): {cells}. A gap at float-noise level means captions written without "
+        "looking at the picture; only a positive unseen gap lets the unseen-language numbers speak of captioning "
         "rather than of language."
     )
     law = fit.get("grounding_gap_unseen", {})
