@@ -130,7 +130,15 @@ def grounding_summary(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
     largest = grid[grid.seen_samples == grid.groupby("preset").seen_samples.transform("max")]
     columns = [c for c in ("ce_gap_seen", "ce_gap_unseen") if c in grid]
     per_size = largest.groupby("preset")[["params", *columns]].mean().sort_values("params")
-    cells = ", ".join(f"{preset} " + "/".join(f"{row[c]:.3f}" for c in columns) for preset, row in per_size.iterrows())
+
+    def cell(preset: str, row: pd.Series) -> str:
+        text = f"{preset} " + "/".join(f"{row[c]:.3f}" for c in columns)
+        seeds = largest[largest.preset == preset].sort_values("seed")
+        if len(seeds) > 1:  # grounding switches on abruptly, so the mean can hide a bimodal split across seeds
+            text += " (seeds: " + ", ".join("/".join(f"{r[c]:.3f}" for c in columns) for _, r in seeds.iterrows()) + ")"
+        return text
+
+    cells = ", ".join(cell(preset, row) for preset, row in per_size.iterrows())
     which = "/".join(c.removeprefix("ce_gap_") for c in columns)
     text = (
         "Grounding control (CE with a shuffled image minus CE with the right image on captions, nats/token, "
