@@ -29,12 +29,13 @@ def _grid(gaps: dict[str, float]) -> pd.DataFrame:
 
 def test_grounding_summary_lists_sizes_smallest_first_at_their_largest_budget():
     grid = _grid({"scenes-l": 0.4, "scenes-xs": 0.0001, "scenes-s": 0.02})
-    fit = {"grounding_gap_unseen": {"factor_law": {"beta1": 1.5, "beta2": 0.8, "n": 4, "left_out_non_positive": 2}}}
+    law = {"beta1": 1.5, "beta2": 0.8, "n": 4, "grounded_threshold": 0.05, "left_out_ungrounded": 2}
+    fit = {"grounding_gap_unseen": {"factor_law": law}}
     text = grounding_summary(grid, fit)
     assert "seen/unseen" in text
     assert "scenes-xs 0.000/0.000 (seeds: 0.000/0.000, 0.000/0.000), scenes-s 0.040/0.020 (seeds:" in text
     assert "scenes-l 0.800/0.400 (seeds: 0.800/0.400, 0.800/0.400)" in text
-    assert "over the 4 configurations with a positive gap (2 left out)" in text
+    assert "over the 4 configurations whose mean gap exceeds 0.05 nats/token (2 ungrounded ones left out)" in text
     assert "P^1.50" in text and "S^0.80" in text
 
 

@@ -91,7 +91,8 @@ def test_sweep_point_writes_row_and_is_skipped_on_rerun(tmp_path):
     from trainers.sweep import run_sweep
 
     torch.manual_seed(0)
-    table = run_sweep(tmp_path, ["scenes-xs"], [32], seeds=[0], batch_size=16, num_eval=4, generation_rows=2)
+    table = run_sweep(tmp_path, ["scenes-xs"], [32], seeds=[0], batch_size=16, num_eval=4, generation_rows=2,
+                      overrides={"learning_rate": 2e-3})  # fmt: skip
     rows = read_runs(table)
     assert len(rows) == 1
     row = rows[0]
@@ -108,6 +109,7 @@ def test_sweep_point_writes_row_and_is_skipped_on_rerun(tmp_path):
         32 * float(row["flops_per_sample"]) * (1 + float(row["trainable_params"]) / float(row["params"]))
     )
     assert row["decoder_init"] == "scratch" and row["decoder_kind"] == "bart"
+    assert float(row["learning_rate"]) == 2e-3  # overrides replace the per-size rule's settings
     assert (tmp_path / "runs" / row["run_id"] / "final" / "model.safetensors").exists()
     final = tmp_path / "runs" / row["run_id"] / "final" / "model.safetensors"
     written, table_before = final.stat().st_mtime_ns, table.read_text()

@@ -150,8 +150,9 @@ def grounding_summary(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
     factor = law.get("factor_law", {})
     if factor.get("beta1") is not None and factor.get("beta2") is not None:
         text += (
-            f" Fitted over the {factor.get('n')} configurations with a positive gap "
-            f"({factor.get('left_out_non_positive', 0)} left out), the gap grows as P^{factor['beta1']:.2f} "
+            f" Fitted over the {factor.get('n')} configurations whose mean gap exceeds "
+            f"{factor.get('grounded_threshold')} nats/token ({factor.get('left_out_ungrounded', 0)} ungrounded ones "
+            f"left out), the gap grows as P^{factor['beta1']:.2f} "
             f"{_ci(factor.get('beta1_ci'))} · S^{factor['beta2']:.2f} {_ci(factor.get('beta2_ci'))}."
         )
     elif law.get("note"):

@@ -71,30 +71,30 @@ def run_sweep(
     eval_sets = release_eval_sets(str(dataset), num_eval) if dataset else scenes_eval_sets(corpus, "test", num_eval)
     for preset, seen, seed in tqdm(grid, desc="sweep", unit="run"):
         steps = seen // batch_size
-        args = FlorenzPretrainConfig(
-            output_dir=str(out / "runs" / run_id(preset, seen, seed)),
-            model=preset,
-            dataset=str(dataset) if dataset else "scenes",
-            seen_samples=seen,
-            seed=seed,
-            image_size=corpus.image_size,
-            caption_langs=",".join(corpus.caption_langs),
-            translation_langs=",".join(corpus.translation_langs),
-            max_encoder_length=max_encoder_length,
-            max_decoder_length=max_decoder_length,
-            per_device_train_batch_size=batch_size,
-            per_device_eval_batch_size=batch_size,
-            learning_rate=learning_rate_for(preset),
-            warmup_steps=max(1, steps // 20),
-            freeze_policy=SCENES_PRESETS[preset]["freeze_policy"],
-            train_vision=not vision_pretraining_steps,
-            vision_pretraining_steps=vision_pretraining_steps,
-            save_steps=max(1, steps // 2),
-            save_total_limit=1,
-            logging_steps=max(1, steps // 10),
-            use_cpu=True,
-            **(overrides or {}),
-        )
+        settings = {
+            "output_dir": str(out / "runs" / run_id(preset, seen, seed)),
+            "model": preset,
+            "dataset": str(dataset) if dataset else "scenes",
+            "seen_samples": seen,
+            "seed": seed,
+            "image_size": corpus.image_size,
+            "caption_langs": ",".join(corpus.caption_langs),
+            "translation_langs": ",".join(corpus.translation_langs),
+            "max_encoder_length": max_encoder_length,
+            "max_decoder_length": max_decoder_length,
+            "per_device_train_batch_size": batch_size,
+            "per_device_eval_batch_size": batch_size,
+            "learning_rate": learning_rate_for(preset),
+            "warmup_steps": max(1, steps // 20),
+            "freeze_policy": SCENES_PRESETS[preset]["freeze_policy"],
+            "train_vision": not vision_pretraining_steps,
+            "vision_pretraining_steps": vision_pretraining_steps,
+            "save_steps": max(1, steps // 2),
+            "save_total_limit": 1,
+            "logging_steps": max(1, steps // 10),
+            "use_cpu": True,
+        }
+        args = FlorenzPretrainConfig(**{**settings, **(overrides or {})})
         started = time.perf_counter()
         trainer, decoder_init = train(args, tokenizer_dir=out / "tokenizers", corpus_seed=corpus.seed)
         train_seconds = time.perf_counter() - started
