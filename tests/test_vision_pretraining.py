@@ -36,3 +36,17 @@ def test_pretrained_tower_is_cached_and_only_vision_weights_change(tmp_path):
     for name, value in second.state_dict().items():
         if name.startswith(VISION_PREFIXES):
             assert torch.equal(value, after[name]), name
+
+
+def test_the_nano_pair_shares_one_vision_tower_and_the_grid_presets_keep_their_own():
+    from trainers.scenes_presets import SCENES_PRESETS, vision_tower_name
+
+    nano, scratch = SCENES_PRESETS["scenes-nano"], SCENES_PRESETS["scenes-nano-scratch"]
+    assert vision_tower_name("scenes-nano-scratch") == "scenes-nano"
+    assert (scratch["vision"], scratch["encoder"]) == (nano["vision"], nano["encoder"])  # the tower fits both
+    assert [vision_tower_name(p) for p in ("scenes-xs", "scenes-l", "scenes-nano")] == [
+        "scenes-xs",
+        "scenes-l",
+        "scenes-nano",
+    ]
+    assert vision_tower_name("tiny-bart") == "tiny-bart"  # not a Scenes preset: its own name

@@ -243,7 +243,7 @@ def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], w
             run_table(runs),
             "## Fitted laws (log10 space, 95% CIs)",
             laws_table(fit),
-            f"T definition: {fit.get('T_definition', '–')}. Compute: {fit.get('compute_definition', '–')}.",
+            f"T definition: {fit.get('T_definition', '–').rstrip('.')}. Compute: {fit.get('compute_definition', '–')}.",
             "## Plots",
             "\n".join(f"![{p}](fit/{p})" for p in plots) or "No plots were written.",
             "## Emergence: captions in translation-only languages (largest S per preset)",

@@ -133,9 +133,11 @@ def train(
     tokenizer_dir = tokenizer_dir or Path(args.output_dir) / "tokenizers"
     model, processor, decoder_init = build_model(args, corpus, tokenizer_dir)
     if args.vision_pretraining_steps:
+        from .scenes_presets import vision_tower_name
         from .vision_pretraining import load_or_pretrain_vision
 
-        cache = Path(tokenizer_dir).parent / "vision" / f"{args.model}__seed{args.seed}.safetensors"
+        tower = vision_tower_name(args.model)
+        cache = Path(tokenizer_dir).parent / "vision" / f"{tower}__seed{args.seed}.safetensors"
         load_or_pretrain_vision(model, processor, corpus, args.vision_pretraining_steps, cache)
     check_lengths(model, args)
     model.apply_freeze_policy(args.freeze_policy)

@@ -124,6 +124,7 @@ def _build_presets() -> dict[str, dict[str, Any]]:
         "tokenizer": "gemma3",
         "freeze_policy": "all",
         "width": width,
+        "vision_tower": "scenes-nano",
     }
     return presets
 
@@ -137,6 +138,12 @@ def learning_rate_for(name: str) -> float:
     if preset["decoder_init"] == "pretrained":
         return 3e-4
     return 1e-3 * (128 / preset["width"]) ** 0.75
+
+
+def vision_tower_name(name: str) -> str:
+    """Whose pretrained vision tower a preset uses: the scratch nano twin takes scenes-nano's, so the T pair differs
+    only in its decoder (and the tower, the costliest to pretrain, is pretrained once per seed)."""
+    return SCENES_PRESETS.get(name, {}).get("vision_tower", name)
 
 
 def scenes_config(name: str, encoder_vocab_size: int, text_vocab_size: int | None = None) -> FlorenzConfig:

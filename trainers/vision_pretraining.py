@@ -57,7 +57,7 @@ def pretrain_vision(
 
 
 def load_or_pretrain_vision(model, processor, corpus: ScenesConfig, steps: int, cache: str | Path) -> None:
-    """Pretrain once per (preset, seed) and reuse the saved tower: every budget of a size shares the same vision."""
+    """Pretrain once per (tower, seed) and reuse the saved tower: every budget of a size shares the same vision."""
     cache = Path(cache)
     if cache.exists():
         state = load_file(cache)
