@@ -100,8 +100,8 @@ def seed_means(runs: pd.DataFrame) -> pd.DataFrame:
     grouped = runs.groupby(keys, sort=True, dropna=False)
     table = grouped[numeric].mean()
     spread = grouped[numeric].std(ddof=1).add_suffix("_std")
-    table = table.join(spread).join(grouped.size().rename("n_seeds"))
-    return table.reset_index()
+    table = pd.concat([table, spread, grouped.size().rename("n_seeds")], axis=1)
+    return table.copy().reset_index()  # the copy consolidates the ~150 columns before reset_index inserts the keys
 
 
 def pareto_frontier(compute: np.ndarray, ce: np.ndarray) -> np.ndarray:
