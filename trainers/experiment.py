@@ -55,7 +55,7 @@ PLANS: dict[str, ExperimentPlan] = {
         seeds=(0, 1),
         # Looking at the image switches on after a number of optimizer steps, not samples: at 32k samples scenes-l
         # grounded in 1 of 2 seeds with batches of 32 (1,024 steps) and in 2 of 2 with batches of 16 (2,048 steps,
-        # seen-caption CE plateau 1.1 left after ~300-400 steps); on CPU a step of 16 costs ~0.56 of a step of 32.
+        # training loss left its 1.1 plateau after ~300-400 steps); on CPU a step of 16 costs ~0.56 of a step of 32.
         batch_size=16,
         t_presets=("scenes-nano", "scenes-nano-scratch"),
         t_samples=128,
