@@ -12,7 +12,7 @@ import sys
 
 # (module, description) — each module exposes `register(subparsers)`.
 _COMMAND_MODULES = (
-    "modeling_florenz.cli",
+    "model_tools.cli",
     "dataset_builder.cli",
     "trainers.cli",
 )

@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 from PIL import Image
 
-from modeling_florenz.checkpoint_init import build_model_and_processor
+from model_tools.checkpoint_init import build_model_and_processor
 
 
 def tokens_per_second(model, inputs, new_tokens: int, beams: int, use_cache: bool, repeats: int) -> float:

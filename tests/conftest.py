@@ -51,7 +51,7 @@ TINY_CORPUS = (
 @pytest.fixture(scope="session")
 def tiny_tokenizers():
     """(decoder Gemma-layout tokenizer, encoder BART-layout tokenizer), byte-level BPE with ~400 ids each."""
-    from modeling_florenz.tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
+    from model_tools.tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 
     texts = list(TINY_CORPUS) * 4
     return train_decoder_tokenizer(texts, 400), train_encoder_tokenizer(texts, 400)

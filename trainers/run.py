@@ -12,7 +12,7 @@ from typing import Any
 
 from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS, uniform_shares
 from dataset_builder.corpus import ScenesConfig
-from modeling_florenz.checkpoint_init import INITIALISABLE_PRESETS, build_model_and_processor
+from model_tools.checkpoint_init import INITIALISABLE_PRESETS, build_model_and_processor
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor
 

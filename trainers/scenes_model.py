@@ -9,9 +9,9 @@ import torch
 from transformers import AutoTokenizer
 
 from dataset_builder.corpus import ScenesConfig, make_row
+from model_tools.tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
-from modeling_florenz.tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 
 from .scenes_presets import SCENES_IMAGE_SIZE, SCENES_PRESETS, scenes_config
 
@@ -53,7 +53,7 @@ def build_scenes_model(
     spec = SCENES_PRESETS[preset]
     encoder_tokenizer, decoder_tokenizer = scenes_tokenizers(config, tokenizer_dir)
     if spec["tokenizer"] == "gemma3":
-        from modeling_florenz.gemma3_gguf import load_gemma3_tokenizer
+        from model_tools.gemma3_gguf import load_gemma3_tokenizer
 
         decoder_tokenizer = load_gemma3_tokenizer()
         text_vocab = None  # the preset's Gemma-3 vocabulary
@@ -62,7 +62,7 @@ def build_scenes_model(
     torch.manual_seed(seed)
     model = FlorenzForConditionalGeneration(scenes_config(preset, len(encoder_tokenizer), text_vocab))
     if spec["decoder_init"] == "pretrained":
-        from modeling_florenz.gemma3_gguf import load_gemma3_270m, load_gemma3_decoder_into
+        from model_tools.gemma3_gguf import load_gemma3_270m, load_gemma3_decoder_into
 
         load_gemma3_decoder_into(model, load_gemma3_270m())
     processor = FlorenzProcessor(florenz_image_processor(SCENES_IMAGE_SIZE), decoder_tokenizer, encoder_tokenizer)

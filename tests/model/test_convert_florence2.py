@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from florence2_tiny import IMAGE, NUM_IMAGE_TOKENS, VISION, twin_state
+from safetensors.torch import load_file
 
-from modeling_florenz.convert_florence2 import (
+from model_tools.convert_florence2 import (
     convert_florence2,
     detect_florence2_layout,
     florence2_native_to_original,
@@ -22,169 +22,6 @@ from modeling_florenz.convert_florence2 import (
     match_vocabularies,
     remap_embeddings,
 )
-
-IMAGE = 64  # tiny DaViT: total stride 32 → 2×2 map → 1 + 4 image tokens
-NUM_IMAGE_TOKENS = 5
-VISION = {
-    "embed_dim": [16, 32, 48, 64],
-    "num_heads": [1, 2, 3, 4],
-    "num_groups": [1, 2, 3, 4],
-    "depths": [1, 2, 1, 1],
-    "window_size": 2,
-    "drop_path_rate": 0.0,
-    "projection_dim": 32,
-}
-BART = {
-    "d_model": 32,
-    "encoder_layers": 2,
-    "decoder_layers": 2,
-    "encoder_attention_heads": 4,
-    "decoder_attention_heads": 4,
-    "encoder_ffn_dim": 64,
-    "decoder_ffn_dim": 64,
-    "max_position_embeddings": 128,
-    "dropout": 0.1,
-}
-TEXTS = [
-    "The target language is English. What does the image describe?",
-    "A red circle is to the left of a blue square. Ein roter Kreis. Un cercle rouge.",
-    "Two small green stars above a large yellow heart. На картинке изображен синий квадрат.",
-] * 4
-
-
-def _bart_tokenizer():
-    from transformers import AddedToken
-
-    from modeling_florenz.tokenizer_training import train_encoder_tokenizer
-
-    tokenizer = train_encoder_tokenizer(TEXTS, 400)
-    tokenizer.add_tokens(AddedToken("<image>", special=True, normalized=False), special_tokens=True)
-    return tokenizer
-
-
-@pytest.fixture(scope="module")
-def native_dir(tmp_path_factory):
-    """A tiny Florence2ForConditionalGeneration + BART tokenizer with `<image>`, saved in the native layout."""
-    from transformers import Florence2Config, Florence2ForConditionalGeneration
-
-    tokenizer = _bart_tokenizer()
-    image_id = tokenizer.convert_tokens_to_ids("<image>")
-    config = Florence2Config(
-        vision_config=VISION,
-        text_config={"model_type": "bart", **BART, "vocab_size": len(tokenizer)},
-        image_token_id=image_id,
-    )
-    torch.manual_seed(0)
-    model = Florence2ForConditionalGeneration(config)
-    with torch.no_grad():  # make the otherwise constant norms and projector bias informative
-        for name, param in model.named_parameters():
-            if "norm" in name or name.endswith("bias"):
-                param.add_(0.1 * torch.randn_like(param))
-    folder = tmp_path_factory.mktemp("florence2-native")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-# Native → original, written independently of the converter (transformers' converter lists, inverted).
-_VISION_RENAMES = [
-    (r"convs\.(\d+)\.conv\.", r"convs.\1.proj."),
-    (r"(spatial|channel)_block\.conv([12])\.", r"\1_block.conv\2.fn.dw."),
-    (r"spatial_block\.norm1\.", "spatial_block.window_attn.norm."),
-    (r"spatial_block\.window_attn\.(qkv|proj)\.", r"spatial_block.window_attn.fn.\1."),
-    (r"channel_block\.norm1\.", "channel_block.channel_attn.norm."),
-    (r"channel_block\.channel_attn\.(qkv|proj)\.", r"channel_block.channel_attn.fn.\1."),
-    (r"(spatial|channel)_block\.norm2\.", r"\1_block.ffn.norm."),
-    (r"(spatial|channel)_block\.ffn\.(fc[12])\.", r"\1_block.ffn.fn.net.\2."),
-]
-_PROJECTOR = {
-    "model.multi_modal_projector.image_proj_norm.weight": "image_proj_norm.weight",
-    "model.multi_modal_projector.image_proj_norm.bias": "image_proj_norm.bias",
-    "model.multi_modal_projector.image_position_embed.row_embeddings.weight": "image_pos_embed.row_embeddings.weight",
-    "model.multi_modal_projector.image_position_embed.column_embeddings.weight": "image_pos_embed.column_embeddings.weight",
-    "model.multi_modal_projector.visual_temporal_embed.pos_idx_to_embed": "visual_temporal_embed.pos_idx_to_embed",
-}
-
-
-def twin_state(native: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    original = {}
-    for key, tensor in native.items():
-        if key.startswith("model.vision_tower."):
-            new = key.removeprefix("model.")
-            for pattern, repl in _VISION_RENAMES:
-                new = re.sub(pattern, repl, new)
-        elif key == "model.multi_modal_projector.image_projection.weight":
-            new, tensor = "image_projection", tensor.t()
-        elif key in _PROJECTOR:
-            new = _PROJECTOR[key]
-        elif key.startswith("model.language_model."):
-            new = "language_model.model." + key.removeprefix("model.language_model.")
-        else:
-            raise AssertionError(f"unexpected native key {key}")
-        original[new] = tensor.clone().contiguous()
-    shared = native["model.language_model.shared.weight"]
-    original["language_model.lm_head.weight"] = shared.clone()
-    original["language_model.final_logits_bias"] = torch.zeros(1, shared.shape[0])
-    return original
-
-
-def twin_config(native_config: dict) -> dict:
-    vision, text = native_config["vision_config"], native_config["text_config"]
-    return {
-        "model_type": "florence2",
-        "architectures": ["Florence2ForConditionalGeneration"],
-        "auto_map": {
-            "AutoConfig": "configuration_florence2.Florence2Config",
-            "AutoModelForCausalLM": "modeling_florence2.Florence2ForConditionalGeneration",
-        },
-        "projection_dim": vision["projection_dim"],
-        "vocab_size": text["vocab_size"],
-        "vision_config": {
-            "model_type": "davit",
-            "dim_embed": vision["embed_dim"],
-            "num_heads": vision["num_heads"],
-            "num_groups": vision["num_groups"],
-            "depths": vision["depths"],
-            "window_size": vision["window_size"],
-            "drop_path_rate": vision["drop_path_rate"],
-            "patch_size": vision["patch_size"],
-            "patch_stride": vision["patch_stride"],
-            "patch_padding": vision["patch_padding"],
-            "patch_prenorm": vision["patch_prenorm"],
-            "projection_dim": vision["projection_dim"],
-            "enable_checkpoint": False,
-            "visual_temporal_embedding": {
-                "type": "COSINE",
-                "max_temporal_embeddings": vision["max_temporal_embeddings"],
-            },
-            "image_pos_embed": {"type": "learned_abs_2d", "max_pos_embeddings": vision["max_position_embeddings"]},
-            "image_feature_source": ["spatial_avg_pool", "temporal_avg_pool"],
-        },
-        "text_config": {
-            **text,
-            "model_type": "florence2_language",
-            "add_bias_logits": False,
-            "normalize_before": False,
-        },
-    }
-
-
-@pytest.fixture(scope="module")
-def original_dir(native_dir, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("florence2-original")
-    save_file(twin_state(load_file(native_dir / "model.safetensors")), folder / "model.safetensors")
-    (folder / "config.json").write_text(json.dumps(twin_config(json.loads((native_dir / "config.json").read_text()))))
-    _bart_tokenizer().save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def gemma_tokenizer_dir(tmp_path_factory):
-    from modeling_florenz.tokenizer_training import train_decoder_tokenizer
-
-    folder = tmp_path_factory.mktemp("gemma-tokenizer")
-    train_decoder_tokenizer(TEXTS, 380).save_pretrained(folder)
-    return folder
 
 
 def _weights(folder) -> dict[str, torch.Tensor]:

@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
+from florence2_tiny import IMAGE, TEXTS
 from safetensors.torch import load_file
-from test_convert_florence2 import IMAGE, TEXTS, native_dir, original_dir  # noqa: F401 - fixtures
 
 from florenz_cli import main as florenz_main
-from modeling_florenz.convert_gemma import convert_florence_gemma2, convert_nano, gemma2_to_florenz_decoder
+from model_tools.convert_gemma import convert_florence_gemma2, convert_nano, gemma2_to_florenz_decoder
 
 GEMMA = {
     "hidden_size": 32,
@@ -31,7 +31,7 @@ GEMMA = {
 
 def _save_gemma(model_class, config, folder):
     """Random causal LM + Gemma-layout tokenizer; RMSNorm weights (init 0) randomised so copies are visible."""
-    from modeling_florenz.tokenizer_training import train_decoder_tokenizer
+    from model_tools.tokenizer_training import train_decoder_tokenizer
 
     tokenizer = train_decoder_tokenizer(TEXTS, config.vocab_size)
     torch.manual_seed(1)
@@ -101,7 +101,7 @@ def _check_decoder_is_source(out, source_dir, source_class):
     assert (opened - ref).abs().max() > 1e-3
 
 
-def test_florence_gemma2_conversion_keeps_gemma_exact(native_dir, gemma2_dir, tmp_path):  # noqa: F811
+def test_florence_gemma2_conversion_keeps_gemma_exact(native_dir, gemma2_dir, tmp_path):
     from transformers import Gemma2ForCausalLM
 
     out = convert_florence_gemma2(native_dir, gemma2_dir, tmp_path / "f-g2", image_size=IMAGE)
@@ -116,7 +116,7 @@ def test_florence_gemma2_conversion_keeps_gemma_exact(native_dir, gemma2_dir, tm
     _check_decoder_is_source(out, gemma2_dir, Gemma2ForCausalLM)
 
 
-def test_original_layout_florence_with_gemma2_gives_same_weights(native_dir, original_dir, gemma2_dir, tmp_path):  # noqa: F811
+def test_original_layout_florence_with_gemma2_gives_same_weights(native_dir, original_dir, gemma2_dir, tmp_path):
     a = load_file(
         convert_florence_gemma2(native_dir, gemma2_dir, tmp_path / "a", image_size=IMAGE) / "model.safetensors"
     )
@@ -126,7 +126,7 @@ def test_original_layout_florence_with_gemma2_gives_same_weights(native_dir, ori
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_nano_conversion_from_gemma3_folder(native_dir, gemma3_dir, tmp_path):  # noqa: F811
+def test_nano_conversion_from_gemma3_folder(native_dir, gemma3_dir, tmp_path):
     from transformers import Gemma3ForCausalLM
 
     out = convert_nano(native_dir, gemma3_dir, tmp_path / "nano", image_size=IMAGE)
@@ -147,7 +147,7 @@ def test_gemma_rename_rejects_foreign_keys_and_untied_heads():
         gemma2_to_florenz_decoder({"language_model.model.embed_tokens.weight": embed})
 
 
-def test_wrong_decoder_family_fails_before_loading(native_dir, gemma2_dir, gemma3_dir, tmp_path):  # noqa: F811
+def test_wrong_decoder_family_fails_before_loading(native_dir, gemma2_dir, gemma3_dir, tmp_path):
     with pytest.raises(ValueError, match="expected a Gemma-2 checkpoint .* got 'gemma3_text'"):
         convert_florence_gemma2(native_dir, gemma3_dir, tmp_path / "x")
     with pytest.raises(ValueError, match="expected a Gemma-3 checkpoint .* got 'gemma2'"):
@@ -161,7 +161,7 @@ def test_wrong_decoder_family_fails_before_loading(native_dir, gemma2_dir, gemma
     assert not (tmp_path / "x").exists()
 
 
-def test_cli_converts_and_reports_clean_errors(native_dir, original_dir, gemma2_dir, tmp_path, capsys):  # noqa: F811
+def test_cli_converts_and_reports_clean_errors(native_dir, original_dir, gemma2_dir, tmp_path, capsys):
     out = tmp_path / "cli"
     code = florenz_main(
         [
@@ -221,9 +221,9 @@ def test_cli_converts_and_reports_clean_errors(native_dir, original_dir, gemma2_
 
 
 @pytest.mark.slow
-def test_nano_conversion_from_bundled_gguf(native_dir, tmp_path):  # noqa: F811
+def test_nano_conversion_from_bundled_gguf(native_dir, tmp_path):
     """The real Gemma-3 270M GGUF path (dequantised and cached once per machine)."""
-    from modeling_florenz.gemma3_gguf import load_gemma3_270m
+    from model_tools.gemma3_gguf import load_gemma3_270m
     from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 
     out = convert_nano(native_dir, "bundled", tmp_path / "nano-gguf", image_size=IMAGE)

@@ -16,13 +16,13 @@ import torch
 from safetensors.torch import load_file
 
 from dataset_builder.corpus import ScenesConfig, make_row
-from modeling_florenz.checkpoint_init import build_model_and_processor
+from model_tools.checkpoint_init import build_model_and_processor
 from trainers.collator import FlorenzDataCollator
 from trainers.compute import forward_flops_per_sample, parameter_counts, training_compute
 from trainers.config import FlorenzPretrainConfig
 from trainers.runs_table import REQUIRED_COLUMNS, append_run, completed_run_ids, read_runs
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_config_rejects_bad_values(tmp_path):

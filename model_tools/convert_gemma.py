@@ -145,9 +145,9 @@ def build_florenz_with_gemma_decoder(
 
     The new cross-attention projections keep the seeded normal(0, 0.02) init; the encoder vocabulary is the source's.
     """
-    from .configuration_florenz import FlorenzConfig
-    from .modeling_florenz import FlorenzForConditionalGeneration
-    from .processing_florenz import FlorenzProcessor, florenz_image_processor
+    from modeling_florenz.configuration_florenz import FlorenzConfig
+    from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
+    from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
 
     image_processor = florenz_image_processor(image_size)
     if len(gemma_tokenizer) > text_config["vocab_size"]:

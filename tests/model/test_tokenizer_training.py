@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from modeling_florenz.tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
+from model_tools.tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 
 SIX_LANGUAGES = {
     "en": "The image shows a small brown dog running across a green meadow.",
@@ -97,7 +97,7 @@ def test_save_and_autotokenizer_reload(decoder, encoder, tmp_path):
 def test_training_is_deterministic_across_processes(tmp_path):
     script = (
         "import json, sys\n"
-        "from modeling_florenz.tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer\n"
+        "from model_tools.tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer\n"
         "corpus = json.loads(sys.argv[1])\n"
         "for name, train in (('decoder', train_decoder_tokenizer), ('encoder', train_encoder_tokenizer)):\n"
         "    train(corpus, 450).save_pretrained(sys.argv[2] + '/' + name)\n"

@@ -11,7 +11,7 @@ from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES
 
 @pytest.fixture(scope="module", params=["tiny-gemma2", "tiny-bart"])
 def model_and_processor(request):
-    from modeling_florenz.checkpoint_init import build_model_and_processor
+    from model_tools.checkpoint_init import build_model_and_processor
 
     model, processor = build_model_and_processor(request.param, seed=0, image_size=32)
     return request.param, model.eval(), processor

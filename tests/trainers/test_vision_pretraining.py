@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dataset_builder.corpus import ScenesConfig
-from modeling_florenz.checkpoint_init import build_model_and_processor
+from model_tools.checkpoint_init import build_model_and_processor
 from trainers.vision_pretraining import VISION_PREFIXES, load_or_pretrain_vision, pretrain_vision
 
 CORPUS = ScenesConfig(image_size=64)

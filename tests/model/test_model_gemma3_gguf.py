@@ -17,8 +17,8 @@ SENTENCES = [
 
 @pytest.mark.slow
 def test_nano_decoder_matches_gemma3_270m(tmp_path):
+    from model_tools.gemma3_gguf import load_gemma3_270m, load_gemma3_decoder_into, load_gemma3_tokenizer
     from modeling_florenz.configuration_florenz import FlorenzConfig
-    from modeling_florenz.gemma3_gguf import load_gemma3_270m, load_gemma3_decoder_into, load_gemma3_tokenizer
     from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 
     torch.manual_seed(0)

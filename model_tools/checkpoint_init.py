@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from .configuration_florenz import FLORENZ_PRESETS, FlorenzConfig
-from .modeling_florenz import FlorenzForConditionalGeneration
-from .processing_florenz import (
+from modeling_florenz.configuration_florenz import FLORENZ_PRESETS, FlorenzConfig
+from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
+from modeling_florenz.processing_florenz import (
     LANGUAGE_PREFIXES,
     LANGUAGES,
     TASKS,
@@ -24,6 +24,7 @@ from .processing_florenz import (
     build_prompt,
     florenz_image_processor,
 )
+
 from .tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 
 INITIALISABLE_PRESETS = ("tiny-bart", "tiny-gemma2", "tiny-gemma3", "florenz-nano")

@@ -576,9 +576,9 @@ def build_florenz_from_florence2(
     Encoder vocab = source rows rounded up to a multiple of 128 (51289 → 51328 as in the paper); decoder vocab =
     `text_vocab_size` or len(Gemma tokenizer) + 1024. Extra rows keep the seeded normal(0, 0.02) init.
     """
-    from .configuration_florenz import FlorenzConfig
-    from .modeling_florenz import FlorenzForConditionalGeneration
-    from .processing_florenz import FlorenzProcessor, florenz_image_processor
+    from modeling_florenz.configuration_florenz import FlorenzConfig
+    from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
+    from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
 
     source = Florence2Source(florence2_dir, layout)
     require_tokenizer_files(gemma_tokenizer_dir, "Gemma tokenizer")

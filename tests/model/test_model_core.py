@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from model_tools.parameter_count import count_parameters
 from modeling_florenz.configuration_florenz import FLORENZ_PRESETS, FlorenzConfig
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
-from modeling_florenz.parameter_count import count_parameters
 
 TINY = ["tiny-bart", "tiny-gemma2", "tiny-gemma3"]
 IMAGE = 64  # tiny DaViT: total stride 32 -> 2x2 map -> 1 + 4 image tokens

@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from .configuration_florenz import FlorenzConfig
-from .modeling_florenz import FlorenzForConditionalGeneration
+from modeling_florenz.configuration_florenz import FlorenzConfig
+from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 
 
 def count_parameters(preset: str | FlorenzConfig, policy: str = "paper", **overrides: Any) -> dict[str, int]:
