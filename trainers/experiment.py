@@ -114,9 +114,9 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
     started = time.perf_counter()
     corpus = ScenesConfig(**plan.corpus)
     release = out / "scenes"
-    if not (release / "README.md").exists():
-        print(f"[experiment] building the Florenz-Scenes release in {release}", flush=True)
-        build_scenes_release(release, corpus, num_train=max(plan.samples), num_eval=plan.num_eval)
+    # Always through the builder: it skips shards that match the manifest and re-writes missing or damaged ones.
+    print(f"[experiment] building (or checking) the Florenz-Scenes release in {release}", flush=True)
+    build_scenes_release(release, corpus, num_train=max(plan.samples), num_eval=plan.num_eval)
     common = {
         "num_eval": plan.num_eval,
         "generation_rows": plan.generation_rows,

@@ -12,6 +12,7 @@ from typing import Any
 
 from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS, uniform_shares
 from dataset_builder.corpus import ScenesConfig
+from dataset_builder.release import MANIFEST_NAME, check_release
 from model_tools.checkpoint_init import INITIALISABLE_PRESETS, build_model_and_processor
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor
@@ -33,6 +34,42 @@ def scenes_corpus_config(args: FlorenzPretrainConfig, corpus_seed: int = 0) -> S
     )
 
 
+def _quote(text: str, limit: int = 200) -> str:
+    """`repr` of user text, cut to `limit` characters so an error message stays one readable line."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[:limit]}… ({len(text)} characters)"
+
+
+def check_model_folder(folder: str | Path) -> None:
+    """A `--model` folder must hold a Florenz `config.json`; a dataset release or an unrelated folder is refused."""
+    path = Path(folder)
+    if (path / MANIFEST_NAME).is_file():
+        raise ValueError(
+            f"--model {_quote(str(folder))} is a dataset release (it holds {MANIFEST_NAME}); pass it as --dataset"
+        )
+    try:
+        model_type = json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError) as err:
+        raise ValueError(
+            f"--model {_quote(str(folder))} is not a model folder: config.json is missing or unreadable "
+            f"({type(err).__name__}); give a preset or a folder written by `florenz model init` or training"
+        ) from err
+    if model_type != "florenz":
+        raise ValueError(f"--model {_quote(str(folder))} holds a {model_type!r} model, not a Florenz model")
+
+
+def check_dataset(dataset: str) -> None:
+    """`--dataset` is 'scenes' or a complete, intact release folder; checked before any model or pretraining work."""
+    if dataset == "scenes":
+        return
+    path = Path(dataset)
+    if not path.is_dir():
+        raise ValueError(f"--dataset {_quote(dataset)} is neither 'scenes' nor an existing release folder")
+    if (path / "config.json").is_file() and not (path / MANIFEST_NAME).is_file():
+        raise ValueError(f"--dataset {_quote(dataset)} is a model folder (it holds config.json), not a dataset release")
+    check_release(path)
+
+
 def build_model(args: FlorenzPretrainConfig, corpus: ScenesConfig, tokenizer_dir: str | Path) -> tuple[Any, Any, str]:
     """(model, processor, decoder_init) for a Scenes preset, an initialisable preset, or a saved folder."""
     if args.model in SCENES_PRESETS:
@@ -44,6 +81,7 @@ def build_model(args: FlorenzPretrainConfig, corpus: ScenesConfig, tokenizer_dir
         model, processor = build_model_and_processor(args.model, seed=args.seed, image_size=args.image_size)
         return model, processor, "pretrained" if args.model == "florenz-nano" else "scratch"
     if Path(args.model).is_dir():
+        check_model_folder(args.model)
         model = FlorenzForConditionalGeneration.from_pretrained(args.model, trust_remote_code=True)
         processor = FlorenzProcessor.from_pretrained(args.model, trust_remote_code=True)
         return model, processor, "pretrained"
@@ -56,8 +94,6 @@ def training_stream(args: FlorenzPretrainConfig, corpus: ScenesConfig):
     shares = uniform_shares(GENERALIST_FINETUNE_KEYS) if args.balancing == "generalist" else None
     if args.dataset == "scenes":
         return ScenesStream(corpus, args.seen_samples, seed=args.seed, shares=shares)
-    if not Path(args.dataset).is_dir():
-        raise ValueError(f"dataset {args.dataset!r} is neither 'scenes' nor a release folder")
     from datasets import get_dataset_config_names
 
     keys = list(shares) if shares else [k for k in get_dataset_config_names(args.dataset) if k != "pretrain"]
@@ -129,6 +165,7 @@ def train(
     corpus_seed: int = 0,
 ) -> tuple[FlorenzSeq2SeqTrainer, str]:
     """Train (resuming from the last checkpoint in `args.output_dir` if any) and save to `output_dir/final`."""
+    check_dataset(args.dataset)
     corpus = scenes_corpus_config(args, corpus_seed)
     tokenizer_dir = tokenizer_dir or Path(args.output_dir) / "tokenizers"
     model, processor, decoder_init = build_model(args, corpus, tokenizer_dir)
