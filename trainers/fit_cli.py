@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import tempfile
@@ -44,8 +45,12 @@ def run_fit(runs_csv: str | os.PathLike, out_dir: str | os.PathLike, n_bootstrap
     fit = fit_runs(load_runs(runs_csv), n_bootstrap=n_bootstrap, seed=seed)
     plots = write_plots(fit, out_dir)
     document = fit.to_json()
-    document["meta"]["runs_csv"] = str(runs_csv)
-    document["meta"]["plots"] = plots
+    # Name and content hash, not the local path: fit.json is meant to be published with the results.
+    document["meta"]["runs_csv"] = {"name": runs_csv.name, "sha256": hashlib.sha256(runs_csv.read_bytes()).hexdigest()}
+    # Figures are written next to fit.json: record their file names, not local paths.
+    document["meta"]["plots"] = {
+        name: Path(where).name if Path(where).is_file() else where for name, where in plots.items()
+    }
     path = out_dir / "fit.json"
     _write_json(document, path)
     return path
@@ -58,7 +63,7 @@ def _fit(args: argparse.Namespace) -> int:
         if isinstance(entry, dict) and name not in ("meta",):
             print(_summary_line(name, entry))
     for name, where in document["meta"]["plots"].items():
-        print(f"{name}: {where}")
+        print(f"{name}: {path.parent / where if (path.parent / where).is_file() else where}")
     print(f"wrote {path}")
     return 0
 
