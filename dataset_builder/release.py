@@ -111,8 +111,8 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def ensure_writable(out_dir: str | os.PathLike) -> Path:
-    """Create `out_dir` and prove it writable before any generation work starts."""
+def ensure_writable(out_dir: str | os.PathLike, argument: str = "output folder") -> Path:
+    """Create `out_dir` and prove it writable before any generation or training work starts."""
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +120,9 @@ def ensure_writable(out_dir: str | os.PathLike) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise ValueError(f"output folder {str(out)!r} is not writable: {err}") from err
+        shown = repr(str(out))
+        shown = shown if len(shown) <= 200 else f"{shown[:200]}…"
+        raise ValueError(f"{argument} {shown} is not writable: {err.strerror or type(err).__name__}") from err
     return out
 
 

@@ -5,6 +5,25 @@ from __future__ import annotations
 import argparse
 
 
+def read_yaml_mapping(path: str) -> dict:
+    """A YAML config file as a dict of fields; malformed, empty or non-mapping files are one-line errors."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ValueError(f"--config {path!r} is not valid YAML{line}: {getattr(err, 'problem', None) or err}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"--config {path!r} is not UTF-8 text") from err
+    if not isinstance(document, dict):
+        found = "empty" if document is None else f"a {type(document).__name__}"
+        raise ValueError(f"--config {path!r} is {found}; it must be a mapping of training fields (key: value)")
+    return document
+
+
 def _train(args: argparse.Namespace) -> int:
     from transformers import HfArgumentParser
 
@@ -14,11 +33,14 @@ def _train(args: argparse.Namespace) -> int:
     config_class = FlorenzSFTConfig if args.recipe == "sft" else FlorenzPretrainConfig
     parser = HfArgumentParser(config_class)
     if args.config:
-        (config,) = parser.parse_yaml_file(args.config)
         if args.overrides:
             raise ValueError("give either --config FILE.yaml or training flags, not both")
+        (config,) = parser.parse_dict(read_yaml_mapping(args.config))
     else:
         (config,) = parser.parse_args_into_dataclasses(args=args.overrides)
+    from dataset_builder.release import ensure_writable
+
+    ensure_writable(config.output_dir, "--output_dir")
     train(config)
     print(f"saved final model to {config.output_dir}/final")
     return 0

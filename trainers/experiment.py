@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset_builder.corpus import ScenesConfig
-from dataset_builder.release import build_scenes_release
+from dataset_builder.release import build_scenes_release, ensure_writable
 
 from .fit_cli import run_fit
 from .report import write_report
@@ -106,7 +106,7 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
         raise ValueError(f"unknown experiment preset {plan_name!r}; allowed: {sorted(PLANS)}")
     plan = PLANS[plan_name]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_writable(out, "--out")
     if num_threads:
         import torch
 

@@ -34,6 +34,8 @@ def _summary_line(name: str, entry: dict) -> str:
 
 def run_fit(runs_csv: str | os.PathLike, out_dir: str | os.PathLike, n_bootstrap: int = 200, seed: int = 0) -> Path:
     """Fits all laws, writes `fit.json` and the figures to `out_dir`; returns the fit.json path."""
+    from dataset_builder.release import ensure_writable
+
     from .plots import write_plots
     from .scaling_laws import fit_runs, load_runs
 
@@ -41,7 +43,7 @@ def run_fit(runs_csv: str | os.PathLike, out_dir: str | os.PathLike, n_bootstrap
     if not runs_csv.is_file():
         raise FileNotFoundError(f"runs table {runs_csv} does not exist")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable(out_dir, "--out")
     fit = fit_runs(load_runs(runs_csv), n_bootstrap=n_bootstrap, seed=seed)
     plots = write_plots(fit, out_dir)
     document = fit.to_json()

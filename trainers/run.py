@@ -63,7 +63,11 @@ def check_dataset(dataset: str) -> None:
     if dataset == "scenes":
         return
     path = Path(dataset)
-    if not path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError:  # e.g. a name longer than the file system allows
+        is_dir = False
+    if not is_dir:
         raise ValueError(f"--dataset {_quote(dataset)} is neither 'scenes' nor an existing release folder")
     if (path / "config.json").is_file() and not (path / MANIFEST_NAME).is_file():
         raise ValueError(f"--dataset {_quote(dataset)} is a model folder (it holds config.json), not a dataset release")
