@@ -13,7 +13,7 @@ from typing import Any
 from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS, uniform_shares
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import MANIFEST_NAME, check_release
-from model_tools.checkpoint_init import INITIALISABLE_PRESETS, build_model_and_processor
+from model_tools.checkpoint_init import INITIALISABLE_PRESETS, build_model_and_processor, prompt_token_budget
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor
 
@@ -124,15 +124,12 @@ def in_training_eval_sets(args: FlorenzPretrainConfig, corpus: ScenesConfig) -> 
 def check_lengths(model, args: FlorenzPretrainConfig) -> None:
     """Fail before training when image tokens + prompt or the targets exceed the learned position tables."""
     config = model.config
-    stride = 1
-    for step in config.vision_config.patch_stride:
-        stride *= step
-    image_tokens = (args.image_size // stride) ** 2 + 1
-    encoder_positions = config.encoder_config.max_position_embeddings
-    if image_tokens + args.max_encoder_length > encoder_positions:
+    budget = prompt_token_budget(config, args.image_size)
+    if args.max_encoder_length > budget:
         raise ValueError(
-            f"{image_tokens} image tokens + max_encoder_length={args.max_encoder_length} exceed the encoder's "
-            f"{encoder_positions} positions; lower max_encoder_length or image_size"
+            f"{config.encoder_config.max_position_embeddings - budget} image tokens + max_encoder_length="
+            f"{args.max_encoder_length} exceed the encoder's {config.encoder_config.max_position_embeddings} positions; "
+            "lower max_encoder_length or image_size"
         )
     decoder_positions = getattr(config.text_config, "max_position_embeddings", None)
     if decoder_positions is not None and args.max_decoder_length > decoder_positions:
