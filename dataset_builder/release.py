@@ -610,14 +610,15 @@ def build_scenes_release(
 
 
 def release_summary(folder: str | os.PathLike) -> dict:
-    """Configs, splits, row counts (from Parquet footers, no image decoding) and the coverage matrix of a release."""
+    """Configs, splits, row counts (from Parquet footers, no image decoding) and the coverage matrix of a release;
+    refuses an unfinished or damaged release (every shard is checked against the manifest first)."""
     from huggingface_hub import DatasetCard
 
     root = Path(folder)
     readme = root / "README.md"
     if not readme.is_file() and not (root / MANIFEST_NAME).is_file():
         raise FileNotFoundError(f"{str(readme)!r} not found: not a finished release folder")
-    check_release(root, full=False)
+    check_release(root)  # sha256 of every shard: a flipped bit must not pass as a release
     configs = DatasetCard.load(readme).data.configs or []
     counts: dict[str, dict[str, int]] = {}
     for config in configs:

@@ -67,7 +67,7 @@ _CALL_KWARGS = (
     "truncation",
     "return_tensors",
 )
-MAX_QUOTED_CHARS = 200  # error messages quote at most this much of the caller's text
+MAX_QUOTED_CHARS = 150  # error messages quote at most this much of the caller's text (messages stay < 300)
 # Where each tokenizer lives in a saved processor folder (named in load errors).
 TOKENIZER_FILES = {
     "tokenizer": "tokenizer.json / tokenizer_config.json",

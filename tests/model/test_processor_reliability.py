@@ -162,7 +162,7 @@ def test_lone_surrogates_name_the_argument(tiny_processor, kwargs, message):
     assert message in str(err.value)
 
 
-def test_errors_quote_at_most_200_characters_of_user_text(tiny_processor):
+def test_errors_quote_at_most_150_characters_of_user_text(tiny_processor):
     with pytest.raises(ValueError) as err:
         tiny_processor(images=Image.new("RGB", (4, 4)), task="caption", text="x" * 100_000)
     assert len(str(err.value)) < 300 and "(100000 characters)" in str(err.value)
