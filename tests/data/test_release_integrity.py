@@ -178,3 +178,33 @@ def test_card_yaml_has_hub_metadata_and_nulls(built):
     assert caption["source"] is None and caption["target_incorrect"] is None and caption["scene"]
     translation = load_dataset(str(built), "translation-de", split="train")[0]
     assert translation["source"] and translation["target_incorrect"] is None
+
+
+def test_kill_9_during_a_build_leaves_an_unfinished_release_that_the_same_build_completes(built, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "scenes"
+    script = (
+        "from pathlib import Path; from dataset_builder import release; from dataset_builder.corpus import ScenesConfig; "
+        f"release.build_scenes_release(Path({str(out)!r}), ScenesConfig(seed=0, image_size=32), num_train=21, "
+        "num_eval=2, rows_per_shard=2, progress=lambda shard: __import__('time').sleep(0.2))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    process = subprocess.Popen([sys.executable, "-c", script], env=env)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("data/*/*.parquet"))) < 6:
+        assert process.poll() is None, "the build ended before the kill"
+        assert time.monotonic() < deadline, "the build did not start"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert release.release_problems(out)[0].startswith("the release is unfinished")
+    with pytest.raises(ValueError, match="this Florenz release is unfinished"):
+        load_dataset(str(out), "caption-en")
+    _build(out)
+    assert _hashes(out) == _hashes(built)
+    assert release.release_problems(out) == []
