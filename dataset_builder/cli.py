@@ -73,16 +73,17 @@ def _parallel_arguments(values: list[str]) -> dict[str, Path]:
 
 
 def _input_identity(path: str | Path) -> dict:
-    """How the card and manifest name an input: its file name and sha256 (a folder: its name and the sha256 over its
-    files' relative paths and contents), never the local path, so a pushed release publishes no local paths."""
+    """How the card and manifest name an input: its file name and sha256 (a folder: its name and a sha256 over its
+    files' relative paths and sha256s), never the local path, so a pushed release publishes no local paths."""
     import hashlib
 
     path = Path(path)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    if path.is_file():
+        with path.open("rb") as handle:
+            return {"name": path.resolve().name, "sha256": hashlib.file_digest(handle, "sha256").hexdigest()}
     digest = hashlib.sha256()
-    for file in files:
-        if path.is_dir():
-            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0")
         with file.open("rb") as handle:
             digest.update(hashlib.file_digest(handle, "sha256").digest())
     return {"name": path.resolve().name, "sha256": digest.hexdigest()}
