@@ -118,3 +118,24 @@ def test_long_user_text_is_cut_in_errors(tmp_path, capsys):
     assert florenz_cli.main(_train(tmp_path, "--dataset", "x" * 100_000)) == 2
     err = _error(capsys)
     assert "100000 characters" in err
+
+
+def test_reading_a_release_for_training_writes_nothing_into_it(tmp_path):
+    """A release may be read-only: training's data loading keeps every cache outside it."""
+    from dataset_builder.corpus import ScenesConfig
+    from dataset_builder.release import build_scenes_release
+    from trainers.config import FlorenzPretrainConfig
+    from trainers.data import release_eval_sets
+    from trainers.run import scenes_corpus_config, training_stream
+
+    release = tmp_path / "scenes"
+    build_scenes_release(release, ScenesConfig(image_size=32), num_train=14, num_eval=2, rows_per_shard=10)
+    before = sorted(p.relative_to(release).as_posix() for p in release.rglob("*"))
+    args = FlorenzPretrainConfig(
+        output_dir=str(tmp_path / "out"), dataset=str(release), seen_samples=32, per_device_train_batch_size=16,
+        image_size=32, use_cpu=True,
+    )  # fmt: skip
+    stream = training_stream(args, scenes_corpus_config(args))
+    assert len(stream) == 32 and stream[0]["image"].size == (32, 32)
+    assert release_eval_sets(str(release), 2)["caption-fr"]
+    assert sorted(p.relative_to(release).as_posix() for p in release.rglob("*")) == before
