@@ -18,7 +18,7 @@ from datasets import Features, Image, List, Value
 
 from .layout import BenchmarkLayoutError, check_count, check_images, read_lines, require_dir, to_dataset
 
-LANGUAGES = ("de", "fr", "ru", "zh", "cs", "ar")
+LANGUAGES = ("de", "fr", "ru", "zh", "cs", "ar", "es")  # es: Scenes exports only (no official en-es)
 OFFICIAL_LINES = {"de": 300, "fr": 308, "cs": 308, "ru": 324, "zh": 324, "ar": 324}
 FEATURES = Features(
     {
@@ -54,7 +54,10 @@ def load_commute(root: str | Path, language: str, check_image_files: bool = True
         if not path.is_file():
             raise BenchmarkLayoutError(f"missing file {path}")
     source, correct, incorrect, order = (read_lines(path, strip=False) for path in files.values())
-    why = f"line-aligned with {files['src.en'].name}; the official en-{language} has {OFFICIAL_LINES[language]}"
+    official = OFFICIAL_LINES.get(language)
+    why = f"line-aligned with {files['src.en'].name}" + (
+        f"; the official en-{language} has {official}" if official else ""
+    )
     for path, lines in zip(list(files.values())[1:], (correct, incorrect, order)):
         check_count(path, len(lines), len(source), why)
     if len(source) % 2:
