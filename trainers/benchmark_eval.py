@@ -204,8 +204,8 @@ class BenchmarkRunner:
         if not (model_dir / "config.json").is_file():
             raise ValueError(f"--model {model_dir} is not a saved Florenz model folder (no config.json)")
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = FlorenzForConditionalGeneration.from_pretrained(model_dir).to(self.device).eval()
-        self.processor = FlorenzProcessor.from_pretrained(model_dir)
+        self.model = FlorenzForConditionalGeneration.from_pretrained(model_dir, trust_remote_code=True).to(self.device).eval()
+        self.processor = FlorenzProcessor.from_pretrained(model_dir, trust_remote_code=True)
         self.batch_size = batch_size
         self.gen_kwargs = {"num_beams": num_beams, "max_new_tokens": max_new_tokens, "do_sample": False}
 
@@ -247,7 +247,7 @@ def _run_task(task: EvalTask, dataset, runner: BenchmarkRunner, log: PredictionL
     """Fill the predictions of `task` that the log does not have yet, batch by batch."""
     from tqdm.auto import tqdm
 
-    ids = dataset["id"]
+    ids = list(dataset["id"])
     todo = [i for i, item_id in enumerate(ids) if (task.name, item_id) not in log.records]
     if not todo:
         return
@@ -263,7 +263,7 @@ def _run_task(task: EvalTask, dataset, runner: BenchmarkRunner, log: PredictionL
                     "ppl_incorrect": runner.perplexities(rows["image"], rows, rows["incorrect"]),
                 }
                 if n >= 4:
-                    control = dataset.select([(p + shift) % n for p in positions])["image"]
+                    control = dataset.select([(p + shift) % n for p in positions])[:]["image"]
                     scores["ppl_correct_shuffled"] = runner.perplexities(control, rows, rows["correct"])
                     scores["ppl_incorrect_shuffled"] = runner.perplexities(control, rows, rows["incorrect"])
                 records = [
@@ -279,7 +279,7 @@ def _run_task(task: EvalTask, dataset, runner: BenchmarkRunner, log: PredictionL
 
 def _score_task(task: EvalTask, dataset, log: PredictionLog, comet_checkpoint: str | None) -> list[dict]:
     """Result entries of one task from its logged predictions."""
-    records = [log.records[(task.name, item_id)] for item_id in dataset["id"]]
+    records = [log.records[(task.name, item_id)] for item_id in list(dataset["id"])]
     base = {**asdict(task), "task": task.name, "n": len(records)}
     if task.kind == "ambiguity":
         accuracy = commute_accuracy([r["ppl_correct"] for r in records], [r["ppl_incorrect"] for r in records])
@@ -300,7 +300,7 @@ def _score_task(task: EvalTask, dataset, log: PredictionLog, comet_checkpoint: s
             )
         return entries
     hyps = [r["prediction"] for r in records]
-    refs = dataset["references"]
+    refs = list(dataset["references"])
     scores = sacrebleu_scores(hyps, refs, task.language)
     entries = [{**base, "metric": "bleu", "value": scores["bleu"]["score"], "signature": scores["bleu"]["signature"]}]
     if task.kind == "translation":
@@ -308,7 +308,7 @@ def _score_task(task: EvalTask, dataset, log: PredictionLog, comet_checkpoint: s
             {**base, "metric": "chrf", "value": scores["chrf"]["score"], "signature": scores["chrf"]["signature"]}
         )
         if comet_checkpoint:
-            comet = comet_score(dataset["source"], hyps, [r[0] for r in refs], comet_checkpoint)
+            comet = comet_score(list(dataset["source"]), hyps, [r[0] for r in refs], comet_checkpoint)
             entries.append({**base, "metric": "comet", "value": comet["score"], "signature": comet["signature"]})
     else:
         try:

@@ -63,8 +63,8 @@ def sacrebleu_scores(hyps: Sequence[str], refs_per_item: Sequence[Sequence[str]]
     bleu_score = bleu.corpus_score(list(hyps), streams)
     chrf_score = chrf.corpus_score(list(hyps), streams)
     return {
-        "bleu": {"score": float(bleu_score.score), "signature": str(bleu.get_signature())},
-        "chrf": {"score": float(chrf_score.score), "signature": str(chrf.get_signature())},
+        "bleu": {"score": float(bleu_score.score), "signature": f"BLEU|{bleu.get_signature()}"},
+        "chrf": {"score": float(chrf_score.score), "signature": f"chrF2|{chrf.get_signature()}"},
     }
 
 
