@@ -204,7 +204,9 @@ class BenchmarkRunner:
         if not (model_dir / "config.json").is_file():
             raise ValueError(f"--model {model_dir} is not a saved Florenz model folder (no config.json)")
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = FlorenzForConditionalGeneration.from_pretrained(model_dir, trust_remote_code=True).to(self.device).eval()
+        self.model = (
+            FlorenzForConditionalGeneration.from_pretrained(model_dir, trust_remote_code=True).to(self.device).eval()
+        )
         self.processor = FlorenzProcessor.from_pretrained(model_dir, trust_remote_code=True)
         self.batch_size = batch_size
         self.gen_kwargs = {"num_beams": num_beams, "max_new_tokens": max_new_tokens, "do_sample": False}
