@@ -124,7 +124,15 @@ def plan_tasks(
             for kind in ("translation", "ambiguity"):
                 tasks.append((EvalTask("commute", kind, "test", lang), lambda lg=lang: commute.load_commute(root, lg)))
     if "xm3600" in benchmarks:
+        present = xm3600.available(root)
+        if not present:
+            raise ValueError(f"XM3600 requested but {root}/xm3600/captions.jsonl is missing or empty")
         for lang in langs("xm3600"):
+            if lang not in present:
+                if languages:
+                    raise ValueError(f"XM3600 language {lang!r} requested but captions.jsonl has only {present}")
+                notes.append(f"xm3600 {lang}: no captions in captions.jsonl, skipped")
+                continue
             for use_prefix in (False, True) if prefix else (False,):
                 task = EvalTask("xm3600", "caption", "test", lang, prefix=use_prefix)
                 tasks.append((task, lambda lg=lang: xm3600.load_xm3600(root, lg)))

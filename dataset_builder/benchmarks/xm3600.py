@@ -20,6 +20,19 @@ PAPER_LANGUAGES = ("en", "de", "fr", "es", "ru", "zh")
 OFFICIAL_IMAGES = 3600
 
 
+def available(root: str | Path) -> list[str]:
+    """Languages of the first record of captions.jsonl (every official record has all 36); [] without the file."""
+    path = Path(root) / "xm3600" / "captions.jsonl"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        try:
+            record = json.loads(handle.readline())
+        except json.JSONDecodeError as err:
+            raise BenchmarkLayoutError(f"{path} line 1: not JSON ({err})") from err
+    return [key for key, value in record.items() if isinstance(value, dict) and "caption" in value]
+
+
 def load_xm3600(root: str | Path, language: str, check_image_files: bool = True):
     """Captioning rows: one per image, every raw caption of `language` as a reference."""
     root = Path(root)
