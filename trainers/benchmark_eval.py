@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -73,16 +73,22 @@ def plan_tasks(
     splits: Sequence[str] | None = None,
     languages: Sequence[str] | None = None,
     prefix: bool = True,
+    copies: Mapping[str, str] | None = None,
 ) -> tuple[list[tuple[EvalTask, Callable[[], Any]]], list[str]]:
     """(task, dataset loader) pairs for what exists under `data_root`, and notes on what was left out and why.
 
     Without `splits`, every official test split whose files exist is planned; a named split must exist. Languages
-    default to the paper's per benchmark.
+    default to the paper's per benchmark. `copies` maps a benchmark to a parquet copy (local folder or cached Hub
+    repo) with the loaders' columns, which replaces its files under `data_root`.
     """
     root = Path(data_root)
-    unknown = [b for b in benchmarks if b not in BENCHMARKS]
+    unknown = [b for b in [*benchmarks, *(copies or {})] if b not in BENCHMARKS]
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; allowed: {', '.join(BENCHMARKS)} or all")
+    copy_tasks = [
+        task for b in benchmarks if b in (copies or {}) for task in _copy_tasks(b, copies[b], splits, languages, prefix)
+    ]
+    benchmarks = [b for b in benchmarks if b not in (copies or {})]
     known_splits = set(multi30k.TASK1_TEST_SPLITS) | {"test_2016"} | set(coco_karpathy.SPLITS) | {"test"}
     bad = [s for s in splits or () if s not in known_splits]
     if bad:
@@ -144,11 +150,39 @@ def plan_tasks(
                     lambda s=split: coco_karpathy.load_coco_karpathy(root, s),
                 )
             )
+    tasks = copy_tasks + tasks
     if not tasks:
         raise ValueError(
             f"nothing to evaluate under {root} for {list(benchmarks)} (splits {splits}, languages {languages})"
         )
     return tasks, notes
+
+
+def _copy_tasks(
+    benchmark: str, source: str, splits: Sequence[str] | None, languages: Sequence[str] | None, prefix: bool
+) -> list[tuple[EvalTask, Callable[[], Any]]]:
+    """Tasks of a parquet copy: one per (task, split, language) it holds, CoMMuTE ambiguity where it has the pairs."""
+    from dataset_builder.benchmarks.layout import load_parquet_copy
+
+    required = ["id", "image", "task", "language", "split", "source", "references"]
+    if benchmark == "commute":
+        required += ["correct", "incorrect"]
+    data = load_parquet_copy(source, required)
+    combos = sorted(set(zip(data["task"], data["split"], data["language"])))
+    tasks = []
+    for task_name, split, language in combos:
+        if (splits and split not in splits) or (languages and language not in languages):
+            continue
+        kind = "translation" if task_name == "translate" else "caption"
+        load = lambda t=task_name, s=split, lg=language: data.filter(
+            lambda a, b, c: (a, b, c) == (t, s, lg), input_columns=["task", "split", "language"]
+        )
+        kinds = [kind, "ambiguity"] if benchmark == "commute" else [kind]
+        prefixes = (False, True) if benchmark == "xm3600" and prefix else (False,)
+        tasks += [(EvalTask(benchmark, k, split, language, p), load) for k in kinds for p in prefixes]
+    if not tasks:
+        raise ValueError(f"parquet copy {source!r} has no rows for splits {splits} and languages {languages}")
+    return tasks
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -343,6 +377,7 @@ def evaluate_benchmarks(
     max_new_tokens: int = 128,
     limit: int | None = None,
     comet_checkpoint: str | None = None,
+    copies: Mapping[str, str] | None = None,
 ) -> dict:
     """Evaluate (or resume evaluating) `model_dir` and write predictions.jsonl, results.json and results.md."""
     for name, value in (("batch_size", batch_size), ("num_beams", num_beams), ("max_new_tokens", max_new_tokens)):
@@ -351,7 +386,7 @@ def evaluate_benchmarks(
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     started = time.perf_counter()
-    tasks, notes = plan_tasks(data_root, benchmarks, splits, languages, prefix)
+    tasks, notes = plan_tasks(data_root, benchmarks, splits, languages, prefix, copies)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = {

@@ -26,6 +26,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         limit=args.limit,
         comet_checkpoint=args.comet_checkpoint,
+        copies=dict(args.hub_copy or []),
     )
     print(f"results: {args.out}/results.md and results.json ({time.perf_counter() - started:.1f} s)")
     return 0
@@ -47,6 +48,15 @@ def _finetune(args: argparse.Namespace) -> int:
     final = finetune(config, args.data_root, args.translated_captions)
     print(f"saved fine-tuned model to {final}")
     return 0
+
+
+def _copy(text: str) -> tuple[str, str]:
+    benchmark, sep, source = text.partition("=")
+    if not sep or benchmark not in BENCHMARKS or not source:
+        raise argparse.ArgumentTypeError(
+            f"expected BENCHMARK=PATH_OR_REPO with BENCHMARK in {BENCHMARKS}, got {text!r}"
+        )
+    return benchmark, source
 
 
 def _positive(text: str) -> int:
@@ -81,6 +91,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--num-beams", type=_positive, default=4)
     evaluate.add_argument("--max-new-tokens", type=_positive, default=128)
     evaluate.add_argument("--limit", type=_positive, help="first N items of every task (quick looks)")
+    evaluate.add_argument(
+        "--hub-copy",
+        nargs="+",
+        type=_copy,
+        metavar="BENCHMARK=SOURCE",
+        help="read a benchmark from your parquet copy (local folder or cached Hub dataset repo) with the loaders' "
+        "columns (id, image, task, language, split, source, references; CoMMuTE also correct, incorrect)",
+    )
     evaluate.add_argument("--comet-checkpoint", help="local COMET model.ckpt (e.g. wmt22-comet-da); none is downloaded")
     evaluate.add_argument("--out", required=True, help="output folder; re-run with the same flags to resume")
     evaluate.set_defaults(func=_evaluate)

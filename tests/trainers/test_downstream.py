@@ -92,6 +92,27 @@ def test_evaluate_limit_guards_cider_and_rejects_bad_input(setup, tmp_path):
         )
 
 
+def test_evaluate_reads_a_parquet_copy_instead_of_files(setup, tmp_path):
+    from dataset_builder.benchmarks import commute
+
+    root, model = setup
+    folder = tmp_path / "copy" / "data"
+    folder.mkdir(parents=True)
+    commute.load_commute(root, "fr").to_parquet(str(folder / "test-00000-of-00001.parquet"))
+    payload = evaluate_benchmarks(
+        model,
+        tmp_path / "empty",
+        tmp_path / "e",
+        benchmarks=["commute"],
+        copies={"commute": str(tmp_path / "copy")},
+        **FAST,
+    )
+    from_files = evaluate_benchmarks(model, root, tmp_path / "f", benchmarks=["commute"], **FAST)
+    assert [(r["metric"], r["n"], r["value"]) for r in payload["results"]] == [
+        (r["metric"], r["n"], r["value"]) for r in from_files["results"]
+    ]
+
+
 def test_finetune_sources_exclude_mscoco_test_images(setup, tmp_path):
     root, _ = setup
     karpathy = json.loads((root / "coco" / "annotations" / "coco_karpathy.json").read_text())
