@@ -28,7 +28,8 @@ FR = [
     "Un petit cœur jaune.",
 ]
 COLOURS = [(220, 30, 30), (30, 180, 60), (40, 60, 220), (230, 210, 40), (150, 60, 200), (250, 140, 20)]
-# CoMMuTE en-fr: pairs (0,1), (2,3), (6,7) swap their targets; (4,5) is a non-swap pair like the official lines 23-24.
+# CoMMuTE en-fr: pairs (0,1), (2,3), (6,7) swap their targets; (4,5) and (8,9) are non-swap pairs like the official
+# lines 23-24 (other sentences) and 99-100 (a "!" differs).
 COMMUTE_SRC = [
     "It is big.",
     "It is big.",
@@ -38,6 +39,8 @@ COMMUTE_SRC = [
     "I love it.",
     "It is small.",
     "It is small.",
+    "It is big!",
+    "It is big!",
 ]
 COMMUTE_CORRECT = [
     "Il est grand.",
@@ -48,6 +51,8 @@ COMMUTE_CORRECT = [
     "Je l'adore.",
     "Il est petit.",
     "Elle est petite.",
+    "Il est grand !",
+    "Elle est grande !",
 ]
 COMMUTE_INCORRECT = [
     "Elle est grande.",
@@ -58,8 +63,10 @@ COMMUTE_INCORRECT = [
     "Je l'aime.",
     "Elle est petite.",
     "Il est petit.",
+    "Elle est grande !",
+    "Il est grand.",
 ]
-COMMUTE_IMAGES = ["a1.jpeg", "a2.png", "b1.jpg", "b2.jpeg", "c1.png", "c2.jpg", "d1.jpg", "d2.png"]
+COMMUTE_IMAGES = ["a1.jpeg", "a2.png", "b1.jpg", "b2.jpeg", "c1.png", "c2.jpg", "d1.jpg", "d2.png", "e1.png", "e2.jpeg"]
 
 
 def _image(path: Path, colour_index: int) -> None:

@@ -81,12 +81,12 @@ def test_multi30k_missing_files_and_images_are_named(root):
 
 def test_commute_pairs_quirks_and_non_swap_pair(root):
     rows = commute.load_commute(root, "fr")
-    assert len(rows) == 8
+    assert len(rows) == 10
     assert rows["source"] == COMMUTE_SRC and rows["correct"] == COMMUTE_CORRECT
     assert rows["incorrect"] == COMMUTE_INCORRECT
     assert rows["correct"][3].endswith(" ")  # trailing spaces kept verbatim
-    assert rows["pair"] == [0, 0, 1, 1, 2, 2, 3, 3]
-    assert rows["swap_pair"] == [True, True, True, True, False, False, True, True]
+    assert rows["pair"] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert rows["swap_pair"] == [True, True, True, True, False, False, True, True, False, False]
     raw = rows.cast_column("image", Image(decode=False))
     assert [os.path.basename(r["image"]["path"]) for r in raw] == COMMUTE_IMAGES  # .jpeg/.png/.jpg used verbatim
     assert {img.format for img in rows["image"]} == {"JPEG", "PNG"}
@@ -94,8 +94,8 @@ def test_commute_pairs_quirks_and_non_swap_pair(root):
 
 def test_commute_bad_folders(root):
     folder = root / "CoMMuTE" / "CoMMuTE" / "en-fr"
-    (folder / "img.order").write_text("\n".join(COMMUTE_IMAGES[:7]), encoding="utf-8")
-    with pytest.raises(BenchmarkLayoutError, match=r"img\.order has 7 lines, expected 8 .*official en-fr has 308"):
+    (folder / "img.order").write_text("\n".join(COMMUTE_IMAGES[:9]), encoding="utf-8")
+    with pytest.raises(BenchmarkLayoutError, match=r"img\.order has 9 lines, expected 10 .*official en-fr has 308"):
         commute.load_commute(root, "fr")
     for name, lines in (
         ("src.en", COMMUTE_SRC),

@@ -47,7 +47,7 @@ def test_evaluate_all_writes_table_signatures_and_resumes(setup, tmp_path, monke
     assert "tok:zh" in by_key[("xm3600", "caption", "test", "zh", False, "bleu")]["signature"]
     assert "tok:jieba" in by_key[("xm3600", "caption", "test", "zh", True, "cider")]["signature"]
     accuracy = by_key[("commute", "ambiguity", "test", "fr", False, "accuracy")]
-    assert accuracy["n"] == 8 and accuracy["ci_low"] <= accuracy["value"] <= accuracy["ci_high"]
+    assert accuracy["n"] == 10 and accuracy["ci_low"] <= accuracy["value"] <= accuracy["ci_high"]
     assert ("commute", "ambiguity", "test", "fr", False, "accuracy_shuffled") in by_key
     assert by_key[("coco-karpathy", "caption", "test", "en", False, "cider")]["n"] == 2
     table = (out / "results.md").read_text(encoding="utf-8")
@@ -58,7 +58,7 @@ def test_evaluate_all_writes_table_signatures_and_resumes(setup, tmp_path, monke
     predictions = _lines(out / "predictions.jsonl")
     generated = [p for p in predictions if "prediction" in p]
     assert len(generated) == sum(r["n"] for r in results if r["metric"] == "bleu")
-    assert len(predictions) - len(generated) == 8  # one perplexity record per CoMMuTE line
+    assert len(predictions) - len(generated) == 10  # one perplexity record per CoMMuTE line
 
     # Kill simulation: drop the last 10 records and leave a torn line; the re-run generates only the missing ones.
     lines = (out / "predictions.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
