@@ -387,6 +387,8 @@ def evaluate_benchmarks(
         raise ValueError(f"limit must be at least 1, got {limit}")
     started = time.perf_counter()
     tasks, notes = plan_tasks(data_root, benchmarks, splits, languages, prefix, copies)
+    # Every folder is validated (files, counts, images) before the model loads, not hours into the run.
+    loaded = [(task, _limit(load(), limit)) for task, load in tasks]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = {
@@ -409,8 +411,7 @@ def evaluate_benchmarks(
     runner = BenchmarkRunner(model_dir, batch_size, num_beams, max_new_tokens)
     log = PredictionLog(out / PREDICTIONS)
     results: list[dict] = []
-    for task, load in tasks:
-        dataset = _limit(load(), limit)
+    for task, dataset in loaded:
         _run_task(task, dataset, runner, log)
         results.extend(_score_task(task, dataset, log, comet_checkpoint))
     if limit:
