@@ -168,7 +168,15 @@ def test_finetune_resumes_and_improves_the_fixture_task(setup, tmp_path):
     evaluation = {"benchmarks": ["multi30k"], "splits": ["test_2016_flickr"], "languages": ["de"], **FAST}
     evaluation["max_new_tokens"] = 16
     before = evaluate_benchmarks(model, root, tmp_path / "before", **evaluation)
-    final = finetune(_config(tmp_path / "ft", model, 320), root)
+    config = _config(tmp_path / "ft", model, 320)
+    flags = [f"--{name}={getattr(config, name)}" for name in ("output_dir", "model", "image_size", "seen_samples")]
+    flags += [f"--{name}={getattr(config, name)}" for name in ("per_device_train_batch_size", "learning_rate")]
+    flags += [f"--{name}={getattr(config, name)}" for name in ("warmup_steps", "save_steps", "logging_steps")]
+    flags += ["--use_cpu=true", "--max_encoder_length=48", "--max_decoder_length=32"]
+    from florenz_cli import main
+
+    assert main(["finetune", "--data-root", str(root), *flags]) == 0  # the CLI path of the same config
+    final = tmp_path / "ft" / "final"
     after = evaluate_benchmarks(final, root, tmp_path / "after", **evaluation)
     chrf = [{r["metric"]: r["value"] for r in run["results"]}["chrf"] for run in (before, after)]
     assert chrf[1] > chrf[0] + 5, chrf
