@@ -165,12 +165,9 @@ def _manifest_layout(manifest: Mapping) -> dict[str, int]:
     return layout
 
 
-def shard_problem(folder: Path, relative: str, record: Mapping | None, num_rows: int, full: bool = True) -> str | None:
-    """Why the shard at `relative` does not match its manifest record (None when it does).
-
-    `full=False` checks size and the Parquet footer's row count only (no hashing): enough for a missing, truncated or
-    re-written shard, not for a flipped bit inside the data pages.
-    """
+def shard_problem(folder: Path, relative: str, record: Mapping | None, num_rows: int) -> str | None:
+    """Why the shard at `relative` does not match its manifest record (None when it does): missing, never recorded,
+    another size, another sha256 (a flipped bit anywhere), an unreadable footer or another row count."""
     path = folder / relative
     if not path.is_file():
         return f"{relative} is missing"
@@ -179,7 +176,7 @@ def shard_problem(folder: Path, relative: str, record: Mapping | None, num_rows:
     size = path.stat().st_size
     if size != record["bytes"]:
         return f"{relative} has {size} bytes, the manifest records {record['bytes']}"
-    if full and _sha256(path) != record["sha256"]:
+    if _sha256(path) != record["sha256"]:
         return f"{relative} has another sha256 than the manifest records (damaged file)"
     try:
         rows = pq.read_metadata(path).num_rows
@@ -190,10 +187,10 @@ def shard_problem(folder: Path, relative: str, record: Mapping | None, num_rows:
     return None
 
 
-def release_problems(folder: str | os.PathLike, full: bool = True) -> list[str]:
+def release_problems(folder: str | os.PathLike) -> list[str]:
     """Everything that makes `folder` not a complete, intact release (empty list for a good one).
 
-    Checks the manifest, the final card, every planned shard (presence, bytes, sha256 with `full`, footer row count)
+    Checks the manifest, the final card, every planned shard (presence, bytes, sha256, footer row count)
     and that no stray Parquet file under `data/` would be picked up by a config's patterns.
     """
     root = Path(folder)
@@ -207,7 +204,7 @@ def release_problems(folder: str | os.PathLike, full: bool = True) -> list[str]:
     problems = [
         problem
         for relative, num_rows in sorted(layout.items())
-        if (problem := shard_problem(root, relative, records.get(relative), num_rows, full)) is not None
+        if (problem := shard_problem(root, relative, records.get(relative), num_rows)) is not None
     ]
     if not manifest.get("complete"):
         done = sum(relative in records for relative in layout)
@@ -239,9 +236,9 @@ def _is_placeholder_card(readme: Path) -> bool:
     )
 
 
-def check_release(folder: str | os.PathLike, full: bool = True) -> None:
+def check_release(folder: str | os.PathLike) -> None:
     """Raise a ValueError naming the damaged or missing files unless `folder` is a complete, intact release."""
-    problems = release_problems(folder, full)
+    problems = release_problems(folder)
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         raise ValueError(
