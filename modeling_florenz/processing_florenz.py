@@ -151,6 +151,8 @@ def parse_instruction(text: str) -> tuple[str, str | None, str | None, str | Non
         body = match["body"].lower()
         task = "more_detailed_caption" if "paragraph" in body else "detailed_caption" if "detail" in body else "caption"
         language = _LANGUAGE_WORDS[match["language"].lower()] if match["language"] else None
+        if language is None and (other := re.search(r"\bin (?!detail\b|a paragraph\b)(\w+)\W*$", body)):
+            raise ValueError(f"unknown language {other[1]!r} in {instruction!r}; allowed: {', '.join(LANGUAGES)}")
         return task, language, None, answer
     raise ValueError(f"cannot read the instruction {instruction!r}; allowed: {INSTRUCTION_FORMS}")
 
