@@ -494,8 +494,10 @@ class FlorenzProcessor(ProcessorMixin):
         Generated rows decode to what follows the forced answer start (leading space kept, so the pipeline's
         "prefilled answer + continuation" reads as one text). The encoder prompt rows of the latest call, which the
         pipeline decodes to remove an echoed prompt, decode with the encoder tokenizer to the Florenz prompt.
+        A single sequence (1-D) gives a list of one text.
         """
-        rows = _as_id_rows(generated_outputs)
+        rows = generated_outputs.tolist() if hasattr(generated_outputs, "tolist") else list(generated_outputs)
+        rows = _as_id_rows([rows] if rows and not isinstance(rows[0], (list, tuple)) else rows)
         if self._encoder_rows is not None and rows == self._encoder_rows:
             return self.encoder_tokenizer.batch_decode(rows, skip_special_tokens=skip_special_tokens, **kwargs)
         vocab_size = len(self.tokenizer)

@@ -52,7 +52,9 @@ def _direct(pipe, image, **processor_kwargs) -> str:
     """What the model generates for the same request without the pipeline (decoder text after any forced start)."""
     inputs = pipe.processor(images=image, return_tensors="pt", **processor_kwargs)
     ids = pipe.model.generate(**inputs, **GENERATE)
-    return pipe.processor.post_process_image_text_to_text(ids)[0]
+    (text,) = pipe.processor.post_process_image_text_to_text(ids)
+    assert pipe.processor.post_process_image_text_to_text(ids[0]) == [text]  # a single 1-D sequence
+    return text
 
 
 @pytest.mark.parametrize(
