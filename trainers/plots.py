@@ -222,6 +222,8 @@ def plot_params_law(fit: ScalingFit, path: Path) -> None:
             )
         if group.factor_fit is None:
             ax.text(0.02, 0.02, group.entry["factor_law"]["note"], transform=ax.transAxes, fontsize=7)
+        if not data.empty:
+            _log_axis(ax.yaxis, data[target].to_numpy())
         ax.legend(fontsize=7)
     _save(figure, path)
 
