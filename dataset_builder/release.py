@@ -607,8 +607,9 @@ def build_scenes_release(
 
 
 def release_summary(folder: str | os.PathLike) -> dict:
-    """Configs, splits, row counts (from Parquet footers, no image decoding) and the coverage matrix of a release;
-    refuses an unfinished or damaged release (every shard is checked against the manifest first)."""
+    """Configs, splits, row counts (from Parquet footers, no image decoding), distinct rows per split (the
+    task×language configs; the mixture config reuses their files) and the coverage matrix of a release; refuses an
+    unfinished or damaged release (every shard is checked against the manifest first)."""
     from huggingface_hub import DatasetCard
 
     root = Path(folder)
@@ -625,8 +626,14 @@ def release_summary(folder: str | os.PathLike) -> dict:
             counts.setdefault(config["config_name"], {})[entry["split"]] = sum(
                 pq.read_metadata(f).num_rows for f in files
             )
+    rows: dict[str, int] = {}
+    for name, splits in counts.items():
+        if name != MIXTURE_CONFIG:  # the mixture's files are the task×language files again
+            for split, count in splits.items():
+                rows[split] = rows.get(split, 0) + count
     return {
         "configs": counts,
+        "rows": {split: rows[split] for split in SPLIT_ORDER if split in rows},
         "coverage": coverage_matrix({name: list(splits) for name, splits in counts.items()}),
         "parameters": read_manifest(root)["parameters"],
     }

@@ -104,14 +104,25 @@ def build_model_and_processor(
     return model, limit_prompts(model, processor)
 
 
+# What the README's generate calls use; saved in every model folder's generation_config.json, so that a bare
+# `generate()` and the image-text-to-text pipeline decode the way the model is documented (not 21 greedy tokens).
+GENERATION_DEFAULTS = {"num_beams": 4, "max_new_tokens": 32, "early_stopping": True}
+
+
+def set_generation_defaults(model) -> None:
+    """Write `GENERATION_DEFAULTS` into the model's generation config (token ids stay as the model set them)."""
+    model.generation_config.update(**GENERATION_DEFAULTS)
+
+
 def save_model_and_processor(model, processor, out: str | os.PathLike) -> Path:
-    """Save both into `out` atomically: written to a sibling temp folder, then renamed into place."""
+    """Save both into `out` atomically (a sibling temp folder, then renamed), with the generation defaults."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
     try:
+        set_generation_defaults(model)
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         if out.exists():

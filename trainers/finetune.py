@@ -161,6 +161,7 @@ def finetune(
     config: FlorenzSFTConfig, data_root: str | Path | None, translated_captions: Sequence[str | Path] = ()
 ) -> Path:
     """Fine-tune `config.model` (a saved model folder), resuming from `output_dir`'s last checkpoint; → final folder."""
+    from model_tools.checkpoint_init import set_generation_defaults
     from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
     from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
 
@@ -187,6 +188,7 @@ def finetune(
     trainer = FlorenzSeq2SeqTrainer(model=model, args=config, train_dataset=stream, processing_class=processor)
     trainer.train(resume_from_checkpoint=last_complete_checkpoint(config.output_dir))
     final = Path(config.output_dir) / FINAL_DIR
+    set_generation_defaults(trainer.model)
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))
     return final

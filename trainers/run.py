@@ -13,7 +13,12 @@ from typing import Any
 from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS, uniform_shares
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import MANIFEST_NAME, check_release
-from model_tools.checkpoint_init import INITIALISABLE_PRESETS, build_model_and_processor, prompt_token_budget
+from model_tools.checkpoint_init import (
+    INITIALISABLE_PRESETS,
+    build_model_and_processor,
+    prompt_token_budget,
+    set_generation_defaults,
+)
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor
 
@@ -196,6 +201,7 @@ def train(
     )
     trainer.train(resume_from_checkpoint=last_complete_checkpoint(args.output_dir))
     final = Path(args.output_dir) / FINAL_DIR
+    set_generation_defaults(trainer.model)  # only now: in-training evaluation decodes with the generation_* flags
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))
     return trainer, decoder_init
