@@ -86,13 +86,13 @@ TOKENIZER_FILES = {
 }
 
 
-def _quote(value: Any) -> str:
-    """`repr(value)` cut to `MAX_QUOTED_CHARS`, so an error never echoes a whole document back."""
+def _quote(value: Any, limit: int = MAX_QUOTED_CHARS) -> str:
+    """`repr(value)` cut to `limit` characters, so an error never echoes a whole document back."""
     shown = repr(value)
-    if len(shown) <= MAX_QUOTED_CHARS:
+    if len(shown) <= limit:
         return shown
     size = f" ({len(value)} characters)" if isinstance(value, str) else ""
-    return f"{shown[:MAX_QUOTED_CHARS]}…{size}"
+    return f"{shown[:limit]}…{size}"
 
 
 def _check_unicode(name: str, value: Any) -> None:
@@ -152,11 +152,10 @@ _CAPTION = re.compile(
     rf"(?:caption|describe)\b(?P<body>.*?)(?:\bin (?P<language>{_LANGUAGE_PATTERN}))?\s*[.!?]?",
     re.IGNORECASE | re.DOTALL,
 )
+# Kept short: it ends error messages, which stay under 300 characters.
 INSTRUCTION_FORMS = (
-    "'Caption this image in French.', 'Describe this image in detail in German.', "
-    "'Describe this image in a paragraph.', 'Translate to German: <text>', a Florence-2 task token "
-    f"({', '.join(TASK_TOKENS)}), the Florenz prompt ('{build_prompt('caption', 'fr')}') or '' (caption); "
-    f"an answer start to force into the decoder follows {ANSWER_MARKER!r}"
+    "'Caption this image in French.', 'Describe this image in detail in German.', 'Translate to German: <text>', "
+    f"<CAPTION>-style task tokens, the Florenz prompt or ''; {ANSWER_MARKER!r} starts a forced answer"
 )
 
 
@@ -193,9 +192,11 @@ def parse_instruction(text: str) -> tuple[str, str | None, str | None, str | Non
         task = "more_detailed_caption" if "paragraph" in body else "detailed_caption" if "detail" in body else "caption"
         language = _LANGUAGE_WORDS[match["language"].lower()] if match["language"] else None
         if language is None and (other := re.search(r"\bin (?!detail\b|a paragraph\b)(\w+)\W*$", body)):
-            raise ValueError(f"unknown language {other[1]!r} in {instruction!r}; allowed: {', '.join(LANGUAGES)}")
+            raise ValueError(
+                f"unknown language {_quote(other[1], 40)} in {_quote(instruction, 80)}; allowed: {', '.join(LANGUAGES)}"
+            )
         return task, language, None, answer
-    raise ValueError(f"cannot read the instruction {instruction!r}; allowed: {INSTRUCTION_FORMS}")
+    raise ValueError(f"cannot read the instruction {_quote(instruction, 60)}; allowed: {INSTRUCTION_FORMS}")
 
 
 def _chat_template() -> str:
@@ -615,7 +616,8 @@ class FlorenzProcessor(ProcessorMixin):
             item_task, named, source, answer = parse_instruction("" if text is None else text)
             if named is not None and language is not None and named != language:
                 raise ValueError(
-                    f"text {index} asks for language {named!r} but language={language!r} was passed; give one of them"
+                    f"text {index} asks for language {named!r} but language={_quote(language, 40)} was passed; "
+                    "give one of them"
                 )
             tasks.append(item_task)
             resolved.append(named or language or "en")
