@@ -49,13 +49,14 @@ class ModelNotFoundError(ValueError):
 
 
 def model_candidates(model: str | None = None) -> list[str]:
-    """Where the demo looks for a model, in order: the argument, `$FLORENZ_MODEL`, the quick run, the Space card."""
+    """Where the demo looks for a model, in order: the argument, `$FLORENZ_MODEL`, the quick run, and on a Space
+    (where the Hub sets `SPACE_ID`) the model repo its card names."""
     chosen = model or os.environ.get(MODEL_ENV)
     if chosen:
         return [chosen]
     candidates = [DEFAULT_MODEL]
     space_card = HERE / "README.md"
-    if space_card.exists():
+    if os.environ.get("SPACE_ID") and space_card.exists():
         candidates += list(metadata_load(space_card).get("models") or [])
     return candidates
 
@@ -64,7 +65,7 @@ def _card_info(source: str) -> dict[str, Any]:
     """The `florenz:` block of the model card (training coverage), {} when the card is missing or unreadable."""
     try:
         card = ModelCard.load(Path(source) / "README.md" if Path(source).is_dir() else source)
-    except Exception:  # a card is optional for the demo; the Hub may be unreachable
+    except Exception:  # noqa: BLE001 -- a card is optional for the demo; the Hub may be unreachable
         return {}
     return dict(card.data.to_dict().get("florenz") or {})
 
@@ -104,6 +105,8 @@ class FlorenzDemo:
 
     @staticmethod
     def _image(image: Any, what: str = "an image") -> PIL.Image.Image:
+        if isinstance(image, dict):  # an uploaded file as the event sends it (events skip gradio's preprocessing)
+            image = image.get("path")
         if image is None or (isinstance(image, str) and not image):
             raise gr.Error(f"Upload {what} first (PNG, JPEG, WebP…).", print_exception=False)
         if isinstance(image, PIL.Image.Image):
@@ -246,19 +249,10 @@ class FlorenzDemo:
         return "\n\n".join(lines), table
 
 
-class _UploadedImage(gr.Image):
-    """`gr.Image` whose unreadable uploads give a one-line message instead of a failed event."""
-
-    def preprocess(self, payload):
-        try:
-            return super().preprocess(payload)
-        except (OSError, ValueError) as err:
-            name = getattr(payload, "orig_name", None) or "the upload"
-            raise gr.Error(f"Could not read {name} as an image; upload a PNG, JPEG or WebP file.") from err
-
-
 def _image_input(label: str = "Image") -> gr.Image:
-    return _UploadedImage(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], height=256)
+    """An upload field. Events take its raw payload (`preprocess=False`) so that an unreadable file gets the demo's
+    one-line message instead of a failed preprocessing step; uploads still go through gradio's cache checks."""
+    return gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], height=256)
 
 
 def _generation_controls() -> tuple[gr.Slider, gr.Slider]:
@@ -319,10 +313,18 @@ def build_app(demo: FlorenzDemo | None, examples: Path | None = None, problem: s
             if spec.get("caption"):
                 gr.Examples([[path(e["image"]), e["language"]] for e in spec["caption"]], inputs=[image, language])
             caption_button.click(
-                demo.caption, [image, task, language, prefix, beams, tokens], caption, api_name="caption"
+                demo.caption,
+                [image, task, language, prefix, beams, tokens],
+                caption,
+                api_name="caption",
+                preprocess=False,
             )
             all_button.click(
-                demo.caption_all_languages, [image, task, beams, tokens], table, api_name="caption_all_languages"
+                demo.caption_all_languages,
+                [image, task, beams, tokens],
+                table,
+                api_name="caption_all_languages",
+                preprocess=False,
             )
         with gr.Tab("Translate"):
             with gr.Row():
@@ -342,7 +344,11 @@ def build_app(demo: FlorenzDemo | None, examples: Path | None = None, problem: s
                     inputs=[t_image, text, t_language],
                 )
             translate_button.click(
-                demo.translate, [t_image, text, t_language, t_beams, t_tokens], translation, api_name="translate"
+                demo.translate,
+                [t_image, text, t_language, t_beams, t_tokens],
+                translation,
+                api_name="translate",
+                preprocess=False,
             )
         with gr.Tab("Disambiguate"):
             gr.Markdown(
@@ -380,6 +386,7 @@ def build_app(demo: FlorenzDemo | None, examples: Path | None = None, problem: s
                 [d_image, sentence, d_language, candidate_a, candidate_b, d_second],
                 [verdict, scores],
                 api_name="disambiguate",
+                preprocess=False,
             )
     app.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return app
