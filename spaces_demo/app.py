@@ -249,10 +249,12 @@ class FlorenzDemo:
         return "\n\n".join(lines), table
 
 
-def _image_input(label: str = "Image") -> gr.Image:
+def _image_input(label: str = "Image", elem_id: str | None = None) -> gr.Image:
     """An upload field. Events take its raw payload (`preprocess=False`) so that an unreadable file gets the demo's
     one-line message instead of a failed preprocessing step; uploads still go through gradio's cache checks."""
-    return gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], height=256)
+    return gr.Image(
+        label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], height=256, elem_id=elem_id
+    )
 
 
 def _generation_controls() -> tuple[gr.Slider, gr.Slider]:
@@ -295,10 +297,10 @@ def build_app(demo: FlorenzDemo | None, examples: Path | None = None, problem: s
         with gr.Tab("Caption"):
             with gr.Row():
                 with gr.Column():
-                    image = _image_input()
+                    image = _image_input(elem_id="caption-image")
                     task = gr.Radio(TASK_CHOICES, value="caption", label="Task")
-                    language = gr.Radio(LANGUAGE_CHOICES, value="fr", label="Language", elem_id="caption-language")
-                    prefix = gr.Checkbox(value=True, label="Language prefix", elem_id="caption-prefix")
+                    language = gr.Radio(LANGUAGE_CHOICES, value="en", label="Language", elem_id="caption-language")
+                    prefix = gr.Checkbox(value=False, label="Language prefix", elem_id="caption-prefix")
                     beams, tokens = _generation_controls()
                 with gr.Column():
                     caption_button = gr.Button("Caption", variant="primary", elem_id="caption-button")
@@ -329,7 +331,7 @@ def build_app(demo: FlorenzDemo | None, examples: Path | None = None, problem: s
         with gr.Tab("Translate"):
             with gr.Row():
                 with gr.Column():
-                    t_image = _image_input()
+                    t_image = _image_input(elem_id="translate-image")
                     text = gr.Textbox(label="English text", elem_id="translate-text")
                     t_language = gr.Radio(
                         LANGUAGE_CHOICES, value="de", label="Target language", elem_id="translate-language"
