@@ -225,6 +225,10 @@ def test_train_from_yaml_logs_in_training_ce_groups_and_bleu(tmp_path):
     config.write_text("\n".join([f"output_dir: {tmp_path / 'cli'}", *no_eval]))
     assert florenz_cli.main(["train", "--config", str(config)]) == 0
     assert (tmp_path / "cli" / "final" / "model.safetensors").exists()
+    from model_tools.model_card import card_metadata
+
+    card = card_metadata(tmp_path / "cli" / "final")  # training's final model carries its card
+    assert card["caption_languages"] == ["en", "de"] and card["training"]["seen_samples"] == 32
 
     config.write_text("\n".join([f"output_dir: {tmp_path / 'api'}", *lines]))
     (args,) = HfArgumentParser(FlorenzPretrainConfig).parse_yaml_file(str(config))
