@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--beams", type=int, default=3)
     parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--http-timeout", type=float, default=300.0, help="seconds per HTTP call of the client")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -46,7 +47,9 @@ def main() -> None:
     app = build_app(demo, examples)
     app.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
     try:
-        client = Client(app.local_url, verbose=False)
+        # gradio_client gives each HTTP call (the image upload included) 20 s by default; with 50 requests queued on a
+        # busy CPU the server answers uploads late, not never, so the bench allows --http-timeout.
+        client = Client(app.local_url, verbose=False, httpx_kwargs={"timeout": args.http_timeout})
         single = time.perf_counter()
         client.predict(image, "caption", "fr", True, args.beams, args.new_tokens, api_name="/caption")
         single = time.perf_counter() - single
@@ -74,7 +77,8 @@ def main() -> None:
     finally:
         app.close()
 
-    print(f"model: {demo.source} (load {load_seconds:.1f} s); {args.beams} beams, {args.new_tokens} new tokens")
+    print(f"model: {demo.source} (load {load_seconds:.1f} s); {args.beams} beams, {args.new_tokens} new tokens; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
     print(f"single request: {single:.2f} s")
     print(f"{args.requests} concurrent requests: {len(errors)} errors, wall {wall:.1f} s, "
           f"{args.requests / wall:.2f} requests/s")  # fmt: skip
