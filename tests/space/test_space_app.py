@@ -150,3 +150,15 @@ def test_one_client_round_trip_per_endpoint(app_url, demo, examples):
     assert (verdict, scores["data"]) == demo.disambiguate(image, "It is red.", "fr", "Il est rouge.", "Elle est rouge.")
     with pytest.raises(Exception, match="Language 'it' is not supported"):
         client.predict(handle_file(image), "caption", "it", True, 2, 6, api_name="/caption")
+
+
+def test_model_choice_order(monkeypatch):
+    from spaces_demo.app import DEFAULT_MODEL, model_candidates
+
+    monkeypatch.delenv("FLORENZ_MODEL", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert model_candidates() == [DEFAULT_MODEL] == ["runs/quick/best-model"]
+    monkeypatch.setenv("SPACE_ID", "acme/florenz-demo")  # on a Space: then the model repo its card names
+    assert model_candidates() == [DEFAULT_MODEL, "florenz/florenz-scenes-l"]
+    monkeypatch.setenv("FLORENZ_MODEL", "acme/other")
+    assert model_candidates() == ["acme/other"] and model_candidates("models/x") == ["models/x"]
