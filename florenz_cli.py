@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "dataset_builder.cli",
     "trainers.cli",
     "spaces_demo.cli",
+    "trainers.downstream_cli",
 )
 
 
