@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import ModelCard
+
 from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS, uniform_shares
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import MANIFEST_NAME, check_release
@@ -19,6 +21,7 @@ from model_tools.checkpoint_init import (
     prompt_token_budget,
     set_generation_defaults,
 )
+from model_tools.model_card import base_models, build_model_card, write_model_card
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor
 
@@ -204,4 +207,30 @@ def train(
     set_generation_defaults(trainer.model)  # only now: in-training evaluation decodes with the generation_* flags
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))
+    write_model_card(final, training_card(args, decoder_init, str(final)))
     return trainer, decoder_init
+
+
+def training_card(
+    args: FlorenzPretrainConfig, decoder_init: str, model_id: str, results: dict[str, Any] | None = None
+) -> ModelCard:
+    """The card of a trained model: preset, data, budget and coverage from the run's config; `results` from its eval."""
+    dataset = "Florenz-Scenes, generated on the fly" if args.dataset == "scenes" else Path(args.dataset).name
+    return build_model_card(
+        model_id=model_id,
+        summary=f"`{args.model}` trained with `florenz train` on {dataset} ({decoder_init} decoder).",
+        preset=Path(args.model).name,
+        base_model=base_models(preset=args.model),
+        caption_languages=args.caption_languages,
+        translation_languages=args.translation_languages,
+        training={
+            "dataset": dataset,
+            "seen_samples": args.seen_samples,
+            "batch_size": args.per_device_train_batch_size,
+            "learning_rate": args.learning_rate,
+            "image_size": args.image_size,
+            "seed": args.seed,
+            "decoder_init": decoder_init,
+        },
+        results=results,
+    )
