@@ -154,7 +154,7 @@ _CAPTION = re.compile(
 )
 # Kept short: it ends error messages, which stay under 300 characters.
 INSTRUCTION_FORMS = (
-    "'Caption this image in French.', 'Describe this image in detail in German.', 'Translate to German: <text>', "
+    "'Caption this image in French.', 'Describe this image in detail.', 'Translate to German: <text>', "
     f"<CAPTION>-style task tokens, the Florenz prompt or ''; {ANSWER_MARKER!r} starts a forced answer"
 )
 
@@ -196,7 +196,7 @@ def parse_instruction(text: str) -> tuple[str, str | None, str | None, str | Non
                 f"unknown language {_quote(other[1], 40)} in {_quote(instruction, 80)}; allowed: {', '.join(LANGUAGES)}"
             )
         return task, language, None, answer
-    raise ValueError(f"cannot read the instruction {_quote(instruction, 60)}; allowed: {INSTRUCTION_FORMS}")
+    raise ValueError(f"cannot read the instruction {_quote(instruction, 40)}; allowed: {INSTRUCTION_FORMS}")
 
 
 def _chat_template() -> str:
