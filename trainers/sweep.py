@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 from dataset_builder.corpus import ScenesConfig
@@ -51,6 +52,7 @@ def run_sweep(
     generate_at: Sequence[int] | None = None,
     learning_rates: Sequence[float] | None = None,
     experiment: str = "grid",
+    assets_dir: str | Path | None = None,
 ) -> Path:
     """Train and evaluate every (preset, S, seed) point not yet in `out/runs.csv`; return the table's path.
 
@@ -61,6 +63,7 @@ def run_sweep(
     translation BLEU), the costly part of the evaluation on CPU, are computed for the budgets in `generate_at`
     (default: the largest of `samples`). `learning_rates` turns the grid into an LR sweep (one run per rate; default:
     the preset's rate). `experiment` labels the rows, so that separate experiments in one table are never pooled.
+    `assets_dir` (default `out`) holds the trained tokenizers and pretrained vision towers, so sweeps can share them.
     """
     unknown = [p for p in presets if p not in SCENES_PRESETS]
     if unknown:
@@ -115,7 +118,8 @@ def run_sweep(
         }
         args = FlorenzPretrainConfig(**{**settings, **(overrides or {})})
         started = time.perf_counter()
-        trainer, decoder_init = train(args, tokenizer_dir=out / "tokenizers", corpus_seed=corpus.seed)
+        assets = Path(assets_dir) if assets_dir else out
+        trainer, decoder_init = train(args, tokenizer_dir=assets / "tokenizers", corpus_seed=corpus.seed)
         train_seconds = time.perf_counter() - started
         model = trainer.model
         params, trainable = parameter_counts(model)
@@ -128,6 +132,9 @@ def run_sweep(
             heldout_sets=heldout_sets,
             generate=seen in generate_at,
         )
+        gates = [torch.tanh(p.detach()).abs().item() for n, p in model.named_parameters() if n.endswith("_gate")]
+        if gates:  # gated cross-attention (Gemma decoders): how far the image path has opened
+            metrics.update({"gate_tanh_mean": sum(gates) / len(gates), "gate_tanh_max": max(gates)})
         compute = training_compute(seen, flops, params, trainable)
         vision_compute = pretraining_compute(model, corpus.image_size, vision_pretraining_steps)
         lm_compute = SCENES_PRESETS[preset].get("lm_pretraining_compute", 0.0)
