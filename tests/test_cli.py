@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,6 +80,16 @@ def test_experiment_smoke_writes_runs_fit_and_report(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     runs = (tmp_path / "runs.csv").read_text().splitlines()
     assert len(runs) == 1 + 8  # header + 2 sizes × 2 budgets × 2 seeds
+    table = pd.read_csv(tmp_path / "runs.csv")
+    assert set(table.tokenizer) == {"scenes"} and set(table.experiment) == {"grid"}
+    assert (table.vision_pretraining_compute > 0).all()
+    assert (table.compute_all == table.compute + table.vision_pretraining_compute).all()
+    assert table["ce_heldout_unseen_caption"].notna().all() and table["acc_shuffled_disambiguation-fr"].notna().all()
+    largest = table.seen_samples == table.seen_samples.max()  # generation metrics only at the largest budget
+    assert (
+        table.loc[largest, "bleu_translation-fr"].notna().all()
+        and table.loc[~largest, "bleu_translation-fr"].isna().all()
+    )
     fit = json.loads((tmp_path / "fit" / "fit.json").read_text())
     assert {"seen_caption", "unseen_caption", "translation"} <= set(fit)
     report = (tmp_path / "report.md").read_text()
