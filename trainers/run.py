@@ -141,6 +141,10 @@ def train(
         load_or_pretrain_vision(model, processor, corpus, args.vision_pretraining_steps, cache)
     check_lengths(model, args)
     model.apply_freeze_policy(args.freeze_policy)
+    if args.vision_pretraining_steps:  # the shared tower stays frozen; the projector adapts it to this model's width
+        for name, param in model.named_parameters():
+            if name.startswith("model.multi_modal_projector."):
+                param.requires_grad_(True)
     if args.train_vision:
         for name, param in model.named_parameters():
             if name.startswith(("model.vision_tower.", "model.multi_modal_projector.")):
