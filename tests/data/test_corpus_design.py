@@ -175,3 +175,18 @@ def test_relations_go_both_ways_and_detailed_captions_add_something():
         else:
             assert len(sentences(row["target"], "en")) == 1
     assert {r["task"] for r in rows} == {"caption", "detailed_caption"}
+
+
+@pytest.mark.slow
+def test_built_quick_release_card_and_info_report_zero_unseen_overlap(tmp_path):
+    """The rendered quick-plan release itself (minutes on 2 cores): its card and `data info` carry the statistics."""
+    from dataset_builder.release import build_scenes_release, release_summary
+
+    plan = PLANS["quick"]
+    config = ScenesConfig(**plan.corpus)
+    build_scenes_release(tmp_path, config, num_train=max(plan.samples), num_eval=plan.num_eval)
+    overlap = release_summary(tmp_path)["overlap"]
+    assert overlap["unseen"] == sorted(UNSEEN)
+    for lang in UNSEEN:
+        assert overlap["languages"][lang]["exact_sentence_overlap"] == 0
+    assert "| fr | unseen | 200 |" in (tmp_path / "README.md").read_text(encoding="utf-8")
