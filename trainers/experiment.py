@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import build_scenes_release
 
@@ -30,6 +32,8 @@ class ExperimentPlan:
     Generation metrics are computed at each grid size's largest budget only (`generation_rows` images per language,
     greedy); CE, grounding, hold-out and disambiguation at every point. `lr_samples` / `lr_factors`: the budget and
     the multiples of each size's rule-of-thumb rate that `--lr-sweep` trains, so the rate per size is checked on data.
+    `lm_languages`: the T levels (languages of the decoder's text-only LM pretraining, `lm_pretraining_steps` steps);
+    every grid size is trained at every level, so the factor law's T term is fitted on one comparable grid.
     """
 
     description: str
@@ -50,6 +54,8 @@ class ExperimentPlan:
     corpus: dict[str, Any] = field(default_factory=dict)
     lr_samples: int = 0
     lr_factors: tuple[float, ...] = (0.5, 1.0, 2.0)
+    lm_languages: tuple[int, ...] = (0,)
+    lm_pretraining_steps: int = 0
 
 
 # One object per scene, short captions: with two objects and detailed captions no CPU-sized model looked at the image
@@ -75,7 +81,7 @@ PLANS: dict[str, ExperimentPlan] = {
         lr_samples=8192,
     ),
     "smoke": ExperimentPlan(
-        description="minutes-long plumbing check of the whole pipeline (no T pair)",
+        description="minutes-long plumbing check of the whole pipeline (two T levels, no nano pair)",
         presets=("scenes-xs", "scenes-s"),
         samples=(64, 128),
         seeds=(0, 1),
@@ -89,6 +95,8 @@ PLANS: dict[str, ExperimentPlan] = {
         corpus={**_SINGLE_OBJECT_SCENES, "image_size": 64},
         lr_samples=64,
         lr_factors=(0.5, 2.0),
+        lm_languages=(0, 6),
+        lm_pretraining_steps=2,
     ),
     "full": ExperimentPlan(
         description="GPU grid: five sizes, both decoder kinds, four budgets, three seeds",
@@ -108,6 +116,8 @@ PLANS: dict[str, ExperimentPlan] = {
         vision_pretraining_steps=1000,
         corpus={"image_size": 96},
         lr_samples=65536,
+        lm_languages=(0, 2, 6),
+        lm_pretraining_steps=2000,
     ),
 }
 
@@ -171,7 +181,18 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
     started = time.perf_counter()
     plan, out, common = _prepare(plan_name, out, num_threads)
     print(f"[experiment] size × samples grid: {plan.presets} × {plan.samples} × seeds {plan.seeds}", flush=True)
-    run_sweep(out, plan.presets, plan.samples, plan.seeds, batch_size=plan.batch_size, experiment=GRID, **common)
+    print(f"[experiment] T levels (LM-pretraining languages): {plan.lm_languages}", flush=True)
+    run_sweep(
+        out,
+        plan.presets,
+        plan.samples,
+        plan.seeds,
+        batch_size=plan.batch_size,
+        experiment=GRID,
+        lm_languages=plan.lm_languages,
+        lm_pretraining_steps=plan.lm_pretraining_steps,
+        **common,
+    )
     if plan.t_presets:
         print(f"[experiment] nano pair: {plan.t_presets} at S={plan.t_samples} × seeds {plan.t_seeds}", flush=True)
         t_common = {**common, "generation_rows": plan.t_generation_rows}
@@ -185,7 +206,12 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
             **t_common,
         )
     print("[experiment] fitting scaling laws on the grid", flush=True)
-    run_fit(out / RUNS_CSV, out / "fit", where={"experiment": GRID})
+    # One fit per decoder family (CE per token is not comparable across them); the BART grid is the main one.
+    kinds = sorted(pd.read_csv(out / RUNS_CSV).query("experiment == @GRID")["decoder_kind"].astype(str).unique())
+    main = "bart" if "bart" in kinds else kinds[0]
+    for kind in kinds:
+        folder = out / ("fit" if kind == main else f"fit_{kind}")
+        run_fit(out / RUNS_CSV, folder, where={"experiment": GRID, "decoder_kind": kind})
     report = write_report(out, plan_name, dataclasses.asdict(plan), wall_seconds=time.perf_counter() - started)
     print(f"[experiment] report: {report}", flush=True)
     return report

@@ -119,8 +119,9 @@ def grounded_table(fit: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
+        preset = row["preset"] + (f" ({row['decoder_init']})" if "decoder_init" in row else "")
         lines.append(
-            f"| {row['preset']} | {row['S']} | {row.get('grounded_seen', '–')}/{row['n_seeds']} | "
+            f"| {preset} | {row['S']} | {row.get('grounded_seen', '–')}/{row['n_seeds']} | "
             f"{row.get('grounded_unseen', '–')}/{row['n_seeds']} | {_fmt(row.get('mean_gap_seen'))} | "
             f"{_fmt(row.get('mean_gap_unseen'))} |"
         )
@@ -326,6 +327,9 @@ def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], w
     runs = pd.read_csv(out / "runs.csv")
     experiment = runs["experiment"] if "experiment" in runs else pd.Series([GRID_EXPERIMENT] * len(runs))
     grid, nano = runs[experiment == GRID_EXPERIMENT], runs[experiment != GRID_EXPERIMENT]
+    if "lm_languages" in grid and (grid["lm_languages"] > 0).any():  # T levels get rows of their own in every table
+        label = grid["lm_languages"].map(lambda k: f" T=lm{int(k)}" if k else " T=scratch")
+        grid = grid.assign(preset=grid["preset"] + label)
     fit = json.loads((out / "fit" / "fit.json").read_text(encoding="utf-8"))
     plots = [p for p in ("compute_law.png", "params_law.png", "emergence.png") if (out / "fit" / p).exists()]
     pooled = fit.get("meta", {}).get("pooled", {})

@@ -49,8 +49,9 @@ CONFIG_COLUMNS = ("preset", "decoder_kind", "decoder_init", "seen_samples")
 DECODER_INIT_MULTILINGUALITY = {"pretrained": 1.0, "scratch": 0.0}
 T_DEFINITION = (
     "T = 1 + m, where m in [0, 1] is the initial multilinguality of the decoder: the `initial_multilinguality` column "
-    "when runs.csv has it, otherwise m = 1 for decoder_init='pretrained' (the multilingual Gemma decoder) and m = 0 for "
-    "decoder_init='scratch'. The shift by 1 keeps log T defined for scratch decoders (T in {1, 2}); CE scales as T^beta3."
+    "(k/6 for a Scenes decoder first pretrained as a text-only LM on translation-distribution sentences of k of the six "
+    "languages; 1 for the multilingual Gemma decoder, 0 for a scratch one), or, for tables without it, m = 1 for "
+    "decoder_init='pretrained' and m = 0 for decoder_init='scratch'. The shift by 1 keeps log T defined at m = 0."
 )
 COMPUTE_DEFINITION = "C = S * F * (1 + P_t / P) training FLOPs (runs.csv `compute`, trainers/compute.py)"
 HUBER_DELTA = 1e-3
@@ -572,8 +573,12 @@ def grounded_fractions(runs: pd.DataFrame, threshold: float = GROUNDED_GAP) -> l
     if not present:
         return []
     rows = []
-    for (preset, seen), frame in runs.groupby(["preset", "seen_samples"], sort=True):
+    keys = ["preset", "decoder_init", "seen_samples"] if "decoder_init" in runs.columns else ["preset", "seen_samples"]
+    for values, frame in runs.groupby(keys, sort=True):
+        preset, seen = values[0], values[-1]
         row: dict[str, Any] = {"preset": preset, "S": int(seen), "params": float(frame["params"].iloc[0])}
+        if len(keys) == 3:
+            row["decoder_init"] = values[1]
         row["n_seeds"] = len(frame)
         for name, column in present.items():
             gaps = pd.to_numeric(frame[column], errors="coerce")

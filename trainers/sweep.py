@@ -30,8 +30,9 @@ from .vision_pretraining import pretraining_compute
 RUNS_CSV = "runs.csv"
 
 
-def run_id(preset: str, seen_samples: int, seed: int, learning_rate: float | None = None) -> str:
+def run_id(preset: str, seen_samples: int, seed: int, learning_rate: float | None = None, lm_languages: int = 0) -> str:
     base = f"{preset}__S{seen_samples}__seed{seed}"
+    base += f"__lm{lm_languages}" if lm_languages else ""
     return base if learning_rate is None else f"{base}__lr{learning_rate:g}"
 
 
@@ -53,6 +54,8 @@ def run_sweep(
     learning_rates: Sequence[float] | None = None,
     experiment: str = "grid",
     assets_dir: str | Path | None = None,
+    lm_languages: Sequence[int] = (0,),
+    lm_pretraining_steps: int = 0,
 ) -> Path:
     """Train and evaluate every (preset, S, seed) point not yet in `out/runs.csv`; return the table's path.
 
@@ -64,6 +67,8 @@ def run_sweep(
     (default: the largest of `samples`). `learning_rates` turns the grid into an LR sweep (one run per rate; default:
     the preset's rate). `experiment` labels the rows, so that separate experiments in one table are never pooled.
     `assets_dir` (default `out`) holds the trained tokenizers and pretrained vision towers, so sweeps can share them.
+    `lm_languages`: the T levels, i.e. how many languages each scratch decoder is first pretrained on as a text-only
+    LM (`trainers/lm_pretraining.py`, `lm_pretraining_steps` steps); every size is trained at every level.
     """
     unknown = [p for p in presets if p not in SCENES_PRESETS]
     if unknown:
@@ -78,9 +83,9 @@ def run_sweep(
     done = completed_run_ids(table)
     rates: Sequence[float | None] = learning_rates or (None,)
     grid = [
-        (p, s, seed, lr)
-        for p, s, seed, lr in itertools.product(presets, samples, seeds, rates)
-        if run_id(p, s, seed, lr) not in done
+        (p, s, seed, lr, k)
+        for p, s, seed, lr, k in itertools.product(presets, samples, seeds, rates, lm_languages)
+        if run_id(p, s, seed, lr, k) not in done
     ]
     if not grid:
         return table
@@ -91,10 +96,10 @@ def run_sweep(
     else:
         eval_sets = scenes_eval_sets(corpus, "test", num_eval)
         heldout_sets = scenes_eval_sets(corpus, "heldout", num_eval)
-    for preset, seen, seed, lr in tqdm(grid, desc="sweep", unit="run"):
+    for preset, seen, seed, lr, k in tqdm(grid, desc="sweep", unit="run"):
         steps = seen // batch_size
         settings = {
-            "output_dir": str(out / "runs" / run_id(preset, seen, seed, lr)),
+            "output_dir": str(out / "runs" / run_id(preset, seen, seed, lr, k)),
             "model": preset,
             "dataset": str(dataset) if dataset else "scenes",
             "seen_samples": seen,
@@ -111,6 +116,8 @@ def run_sweep(
             "freeze_policy": SCENES_PRESETS[preset]["freeze_policy"],
             "train_vision": not vision_pretraining_steps,
             "vision_pretraining_steps": vision_pretraining_steps,
+            "lm_pretraining_languages": k,
+            "lm_pretraining_steps": lm_pretraining_steps if k else 0,
             "save_steps": max(1, steps // 2),
             "save_total_limit": 1,
             "logging_steps": max(1, steps // 10),
@@ -137,15 +144,27 @@ def run_sweep(
             metrics.update({"gate_tanh_mean": sum(gates) / len(gates), "gate_tanh_max": max(gates)})
         compute = training_compute(seen, flops, params, trainable)
         vision_compute = pretraining_compute(model, corpus.image_size, vision_pretraining_steps)
-        lm_compute = SCENES_PRESETS[preset].get("lm_pretraining_compute", 0.0)
+        if k:
+            from .lm_pretraining import LM_LANGUAGES
+            from .lm_pretraining import pretraining_compute as lm_pretraining_compute
+
+            lm_compute = lm_pretraining_compute(
+                model, trainer.processing_class.tokenizer, corpus, k, lm_pretraining_steps
+            )
+            multilinguality = k / len(LM_LANGUAGES)
+        else:
+            lm_compute = SCENES_PRESETS[preset].get("lm_pretraining_compute", 0.0)
+            multilinguality = 1.0 if decoder_init == "pretrained" else 0.0
         append_run(
             table,
             {
-                "run_id": run_id(preset, seen, seed, lr),
+                "run_id": run_id(preset, seen, seed, lr, k),
                 "experiment": experiment,
                 "preset": preset,
                 "decoder_kind": model.config.decoder_kind,
                 "decoder_init": decoder_init,
+                "lm_languages": k,
+                "initial_multilinguality": multilinguality,
                 "tokenizer": SCENES_PRESETS[preset]["tokenizer"],
                 "vocab_size": model.config.text_config.vocab_size,
                 "seed": seed,
