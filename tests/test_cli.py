@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -76,14 +77,17 @@ def test_model_init_writes_a_folder_a_fresh_process_loads(tmp_path):
 
 
 def test_experiment_smoke_writes_runs_fit_and_report(tmp_path):
-    result = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=900)
+    result = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = (tmp_path / "runs.csv").read_text().splitlines()
-    assert len(runs) == 1 + 8  # header + 2 sizes × 2 budgets × 2 seeds
+    assert len(runs) == 1 + 16  # header + 2 sizes × 2 budgets × 2 seeds × 2 T levels
     table = pd.read_csv(tmp_path / "runs.csv")
     assert set(table.tokenizer) == {"scenes"} and set(table.experiment) == {"grid"}
+    assert set(table.lm_languages) == {0, 6} and set(table.initial_multilinguality) == {0.0, 1.0}
+    assert ((table.lm_pretraining_compute > 0) == (table.lm_languages > 0)).all()
     assert (table.vision_pretraining_compute > 0).all()
-    assert (table.compute_all == table.compute + table.vision_pretraining_compute).all()
+    total = table.compute + table.vision_pretraining_compute + table.lm_pretraining_compute
+    assert np.allclose(table.compute_all, total, rtol=1e-12)
     assert table["ce_heldout_unseen_caption"].notna().all() and table["acc_shuffled_disambiguation-fr"].notna().all()
     largest = table.seen_samples == table.seen_samples.max()  # generation metrics only at the largest budget
     assert (
@@ -95,9 +99,9 @@ def test_experiment_smoke_writes_runs_fit_and_report(tmp_path):
     report = (tmp_path / "report.md").read_text()
     for section in ("## Runs", "## Fitted laws", "## Emergence", "## Scenes-CoMMuTE", "## Shapes compared"):
         assert section in report
-    rerun = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=900)
+    rerun = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=1500)
     assert rerun.returncode == 0
-    assert len((tmp_path / "runs.csv").read_text().splitlines()) == 9  # finished runs are not repeated
+    assert len((tmp_path / "runs.csv").read_text().splitlines()) == 17  # finished runs are not repeated
 
 
 def test_experiment_unknown_preset():
