@@ -67,8 +67,10 @@ def run_table(runs: pd.DataFrame) -> str:
 def _estimate(entry: dict[str, Any], name: str) -> str:
     if entry.get(name) is None:
         return entry.get(f"{name}_note", "–")
+    clusters = entry.get("bootstrap_clusters")
+    few = f", {clusters} seeds: few distinct resamples" if clusters is not None and clusters < 3 else ""
     return (
-        f"{_fmt(entry[name])} OLS {_ci(entry.get(f'{name}_ci'))} boot {_ci(entry.get(f'{name}_boot_ci'))} "
+        f"{_fmt(entry[name])} OLS {_ci(entry.get(f'{name}_ci'))} boot {_ci(entry.get(f'{name}_boot_ci'))}{few} "
         f"({entry.get(f'{name}_significance', 'no interval')})"
     )
 
