@@ -259,7 +259,7 @@ def test_mixed_tokenizer_table_still_recovers_the_grids_betas():
         "tokenizer=gemma3, vocab_size=262144, decoder_kind=gemma3_text",
         "tokenizer=scenes, vocab_size=2048, decoder_kind=gemma3",
     ]
-    grid = fit_runs(groups["tokenizer=scenes, vocab_size=2048, decoder_kind=gemma3"], 30, chinchilla_bootstrap=0)
+    grid = fit_runs(groups["tokenizer=scenes, vocab_size=2048, decoder_kind=gemma3"], 10, chinchilla_bootstrap=0)
     grid = grid.to_json()
     for column, (_, b1, b2, b3) in TRUTH.items():
         entry = grid[column.removeprefix("ce_")]["factor_law"]
