@@ -18,6 +18,7 @@ import pandas as pd
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import build_scenes_release
 
+from .export import export_best_model
 from .fit_cli import run_fit
 from .report import GRID_EXPERIMENT as GRID
 from .report import write_report
@@ -214,4 +215,5 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
         run_fit(out / RUNS_CSV, folder, where={"experiment": GRID, "decoder_kind": kind})
     report = write_report(out, plan_name, dataclasses.asdict(plan), wall_seconds=time.perf_counter() - started)
     print(f"[experiment] report: {report}", flush=True)
+    print(f"[experiment] best model: {export_best_model(out)}", flush=True)
     return report
