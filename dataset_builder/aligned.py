@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from .atomic import write_text_atomic
 from .release import ensure_writable, write_release
 
 NLLB_CODES = {
@@ -477,9 +478,7 @@ def build_aligned_release(
             (image_dir / name).write_bytes(data)
             image_paths.append(name)
         state = {"parameters": parameters, "images": image_paths, "entries": entries, "report": report}
-        tmp = checkpoint.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, checkpoint)
+        write_text_atomic(checkpoint, json.dumps(state, ensure_ascii=False))
 
     by_key: dict[str, list[dict]] = {}
     for item in entries:
@@ -510,7 +509,5 @@ def build_aligned_release(
         rows_per_shard=rows_per_shard,
     )
     report = {**report, "rows": {key: len(items) for key, items in sorted(by_key.items())}}
-    tmp = out / f".{REPORT_NAME}.tmp"
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out / REPORT_NAME)
+    write_text_atomic(out / REPORT_NAME, json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return report

@@ -162,18 +162,3 @@ class BalancedSampler(IterableDataset):
             raise TypeError("an endless BalancedSampler has no length")
         return len(range(self.rank, self.num_samples, self.world_size))
 
-
-class BalancedDataset(BalancedSampler):
-    """A `BalancedSampler` that yields the rows themselves: ``sources[key][index]`` (e.g. one `datasets.Dataset` per key)."""
-
-    def __init__(self, sources: Mapping[str, Sequence], shares: Mapping[str, float] | None = None, **kwargs) -> None:
-        shares = shares if shares is not None else uniform_shares(list(sources))
-        unknown = sorted(set(shares) - set(sources))
-        if unknown:
-            raise ValueError(f"shares name keys without a source: {unknown}; sources: {sorted(sources)}")
-        super().__init__(shares, sizes={key: len(sources[key]) for key in shares}, **kwargs)
-        self.sources = sources
-
-    def __iter__(self) -> Iterator:
-        for key, index in super().__iter__():
-            yield self.sources[key][index]

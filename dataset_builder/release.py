@@ -1,6 +1,6 @@
 """Release layout: a folder that *is* a Hub dataset repo (Parquet shards + README `configs:` + dataset card).
 
-datasets ≥ 4 loads no scripts (stack-notes §4), so the release is plain Parquet under
+datasets ≥ 4 loads no dataset scripts, so the release is plain Parquet under
 ``data/<config>/<split>-XXXXX-of-YYYYY.parquet`` with `Image` features embedded, one config per task×language key
 (``caption-fr``, ``translation-zh``, ``disambiguation-de``…) and a mixed ``pretrain`` config whose data files are the
 covered keys' shards (no duplicated bytes). ``load_dataset(folder, "caption-fr")`` works offline.
@@ -8,7 +8,7 @@ covered keys' shards (no duplicated bytes). ``load_dataset(folder, "caption-fr")
 Guarantees:
 - byte-identical output for identical parameters: rows are a pure function of (split, key, index), images are encoded
   by `datasets.Image` (PNG), Parquet is written by pyarrow with fixed options and no timestamps;
-- a shard is written to a hidden temp file and `os.replace`d into place, so a visible shard is always complete;
+- a shard is written to a hidden temp file and renamed into place (`dataset_builder/atomic.py`), so a visible shard is always complete;
 - an interrupted build resumes: the manifest pins the parameters, existing shards are kept, missing ones are written;
   README.md is written last, so its presence marks a finished release.
 """
@@ -26,6 +26,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Features, Image, Value
+
+from .atomic import atomic_path, write_text_atomic
 
 FEATURES = Features(
     {
@@ -60,25 +62,11 @@ def shard_layout(key: str, split: str, num_rows: int, rows_per_shard: int) -> li
 
 
 def _write_shard(path: Path, rows: list[Mapping]) -> None:
-    """Encode rows with `FEATURES` and write them atomically (hidden temp name, then `os.replace`)."""
+    """Encode rows with `FEATURES` and write them atomically."""
     encoded = [FEATURES.encode_example({name: row[name] for name in FEATURES}) for row in rows]
     table = pa.Table.from_pylist(encoded, schema=FEATURES.arrow_schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="snappy")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def ensure_writable(out_dir: str | os.PathLike) -> Path:
@@ -198,7 +186,7 @@ def _dataset_card(
 {description}
 
 Load one task×language table with `load_dataset(path, "caption-fr")`, or the pre-training mixture with
-`load_dataset(path, "{MIXTURE_CONFIG}")` and sample it with `dataset_builder.balancing.BalancedDataset`.
+`load_dataset(path, "{MIXTURE_CONFIG}")`; `trainers.data.ReleaseStream` samples the per-key tables balanced.
 Columns: `image`, `task`, `language`, `prompt` (encoder prompt), `source` (English source of translations),
 `target`, `scene` (scene graph JSON, Scenes only), `target_incorrect` (disambiguation rows only).
 
@@ -259,7 +247,7 @@ def write_release(
     }
     _check_manifest(out, manifest)
     if not (out / MANIFEST_NAME).exists():
-        _write_text_atomic(
+        write_text_atomic(
             out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         )
     for (key, split), num_rows in sorted(plan.items()):
@@ -287,7 +275,7 @@ def write_release(
         license=license,
         parameters=manifest["parameters"],
     )
-    _write_text_atomic(out / "README.md", card)
+    write_text_atomic(out / "README.md", card)
     return dict(plan)
 
 

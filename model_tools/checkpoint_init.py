@@ -8,8 +8,6 @@ presets need the upstream Florence-2 / Gemma-2 checkpoints and tokenizers: build
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -25,6 +23,7 @@ from modeling_florenz.processing_florenz import (
     florenz_image_processor,
 )
 
+from .model_folder import check_image_size, write_model_folder
 from .tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 
 INITIALISABLE_PRESETS = ("tiny-bart", "tiny-gemma2", "tiny-gemma3", "florenz-nano")
@@ -69,8 +68,7 @@ def build_model_and_processor(
         hint = " (paper presets come from `florenz model convert`)" if preset in FLORENZ_PRESETS else ""
         raise ValueError(f"cannot initialise preset {preset!r}{hint}; allowed: {list(INITIALISABLE_PRESETS)}")
     image_size = image_size or DEFAULT_IMAGE_SIZE.get(preset, 64)
-    if image_size < 32:
-        raise ValueError(f"image_size must be at least 32 (the backbone's total stride), got {image_size}")
+    check_image_size(image_size)
     texts = builtin_texts()
     encoder_vocab = FLORENZ_PRESETS[preset]["encoder"]["vocab_size"]
     encoder_tokenizer = train_encoder_tokenizer(texts, vocab_size=encoder_vocab)
@@ -89,28 +87,6 @@ def build_model_and_processor(
     return model, processor
 
 
-def save_model_and_processor(model, processor, out: str | os.PathLike) -> Path:
-    """Save both into `out` atomically: written to a sibling temp folder, then renamed into place."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
-    try:
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
 def init_checkpoint(preset: str, out: str | os.PathLike, seed: int = 0, image_size: int | None = None) -> Path:
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
-    model, processor = build_model_and_processor(preset, seed=seed, image_size=image_size)
-    return save_model_and_processor(model, processor, out)
+    image_size = image_size or DEFAULT_IMAGE_SIZE.get(preset, 64)
+    return write_model_folder(out, image_size, lambda: build_model_and_processor(preset, seed, image_size))[0]

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from .model_folder import write_model_folder
+
 logger = logging.getLogger(__name__)
 
 FLORENCE2_LAYOUTS = ("auto", "native", "original")
@@ -146,7 +148,6 @@ def _template_regex(template: str) -> re.Pattern:
 
 
 _ORIGINAL_PATTERNS = [(_template_regex(o), n, (o, n) in _TRANSPOSED_KEYS) for o, n in _FLORENCE2_KEY_TEMPLATES]
-_NATIVE_PATTERNS = [(_template_regex(n), o, (o, n) in _TRANSPOSED_KEYS) for o, n in _FLORENCE2_KEY_TEMPLATES]
 
 
 def _rename(state_dict: dict[str, torch.Tensor], patterns, dropped: tuple[str, ...], source: str) -> dict:
@@ -169,11 +170,6 @@ def _rename(state_dict: dict[str, torch.Tensor], patterns, dropped: tuple[str, .
 def florence2_original_to_native(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Microsoft remote-code keys → transformers-native keys (`image_projection` transposed, `final_logits_bias` dropped)."""
     return _rename(state_dict, _ORIGINAL_PATTERNS, _DROPPED_ORIGINAL_KEYS, "original-layout")
-
-
-def florence2_native_to_original(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Inverse of `florence2_original_to_native` (without the dropped bias): writes the remote-code layout."""
-    return _rename(state_dict, _NATIVE_PATTERNS, (), "native-layout")
 
 
 def florence2_native_to_florenz(
@@ -624,31 +620,19 @@ def convert_florence2(
 ) -> tuple[Path, list[int]]:
     """Write a Florenz 0.4B/1.0B-style folder (model + processor) from a Florence-2 checkpoint; returns the folder and
     the Gemma ids that matched no BART piece."""
-    from .checkpoint_init import save_model_and_processor
-
-    check_output_folder(out)
-    check_image_size(image_size)
-    model, processor, unmatched = build_florenz_from_florence2(
-        florence2_dir,
-        gemma_tokenizer_dir,
-        layout=layout,
-        image_size=image_size,
-        text_vocab_size=text_vocab_size,
-        seed=seed,
+    path, unmatched = write_model_folder(
+        out,
+        image_size,
+        lambda: build_florenz_from_florence2(
+            florence2_dir,
+            gemma_tokenizer_dir,
+            layout,
+            image_size=image_size,
+            text_vocab_size=text_vocab_size,
+            seed=seed,
+        ),
     )
-    return save_model_and_processor(model, processor, out), unmatched
-
-
-def check_image_size(image_size: int) -> None:
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
-        raise ValueError(f"image_size must be an int >= 32 (the DaViT backbone's total stride), got {image_size!r}")
-
-
-def check_output_folder(out: str | os.PathLike) -> None:
-    """Fail before any weight is read when the output folder would be refused by `save_model_and_processor`."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
+    return path, unmatched
 
 
 __all__ = [
@@ -658,7 +642,6 @@ __all__ = [
     "convert_florence2",
     "detect_florence2_layout",
     "florence2_native_to_florenz",
-    "florence2_native_to_original",
     "florence2_original_config_to_native",
     "florence2_original_to_native",
     "match_vocabularies",

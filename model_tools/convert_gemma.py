@@ -2,9 +2,9 @@
 
 Not Hub remote code. Florence-2-large + Gemma-2-2B/9B give the 3.5B/11.2B models; a Florence-2-shaped encoder +
 Gemma-3 (a safetensors folder, a GGUF file, or the bundled 270M GGUF) gives nano. Gemma weights are a prefix rename
-(`model.*` → `model.decoder.*`, stack notes §2); only the inserted cross-attention is new: its norms are copied from
+(`model.*` → `model.decoder.*`); only the inserted cross-attention is new: its norms are copied from
 each layer's `post_attention_layernorm` and its gates start at 0, so the decoder computes exactly what the source Gemma
-computed (reference §1.4). The Florence-2 decoder, `lm_head` and shared embedding are dropped.
+computed. The Florence-2 decoder, `lm_head` and shared embedding are dropped.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import torch
 from .convert_florence2 import (
     DEFAULT_IMAGE_SIZE,
     Florence2Source,
-    check_image_size,
-    check_output_folder,
     decoder_token_ids,
     florence2_native_to_florenz,
     load_into,
@@ -29,6 +27,7 @@ from .convert_florence2 import (
     require_tokenizer_files,
     safetensors_keys,
 )
+from .model_folder import write_model_folder
 
 GEMMA_DECODER_TYPES = {"gemma2": "Gemma-2", "gemma3_text": "Gemma-3"}
 BUNDLED_GEMMA3 = "bundled"
@@ -97,34 +96,23 @@ class GemmaFolderSource:
         return load_safetensors(self.folder), load_tokenizer(self.folder)
 
 
-def load_gemma3_gguf(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor], Any]:
-    """(config dict, fp32 state dict, tokenizer) of a Gemma-3 GGUF file, dequantised by transformers (stack notes §9)."""
-    from transformers import AutoTokenizer, Gemma3ForCausalLM
-
-    path = Path(path)
-    model = Gemma3ForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    tokenizer.padding_side = "right"
+def _causal_lm_parts(model, tokenizer) -> tuple[dict[str, Any], dict[str, torch.Tensor], Any]:
     return model.config.to_dict(), model.state_dict(), tokenizer
 
 
 def _gemma3_loader(gemma3: str | os.PathLike):
     """Validate the `--gemma3` argument cheaply and return a function that loads (config, state, tokenizer)."""
+    from .gemma3_gguf import load_gemma3_270m, load_gemma3_tokenizer, load_gguf_causal_lm
+
     if str(gemma3) == BUNDLED_GEMMA3:
-        from .gemma3_gguf import load_gemma3_270m, load_gemma3_tokenizer
-
-        def bundled():
-            model = load_gemma3_270m()
-            return model.config.to_dict(), model.state_dict(), load_gemma3_tokenizer()
-
-        return bundled
+        return lambda: _causal_lm_parts(load_gemma3_270m(), load_gemma3_tokenizer())
     path = Path(gemma3)
     if path.is_file():
         if path.suffix != ".gguf":
             raise ValueError(
                 f"--gemma3 file {path} is not a .gguf file; allowed: a .gguf file, a folder or {BUNDLED_GEMMA3!r}"
             )
-        return lambda: load_gemma3_gguf(path)
+        return lambda: _causal_lm_parts(*load_gguf_causal_lm(path))
     if path.is_dir():
         source = GemmaFolderSource(path, "gemma3_text")
         return lambda: (source.text, *source.load())
@@ -185,15 +173,14 @@ def convert_florence_gemma2(
     seed: int = 0,
 ) -> Path:
     """Florence-2(-large) + Gemma-2(-2B/9B) folders → a Florenz 3.5B/11.2B-style folder (model + processor)."""
-    from .checkpoint_init import save_model_and_processor
 
-    check_output_folder(out)
-    check_image_size(image_size)
-    florence2 = Florence2Source(florence2_dir, layout)
-    gemma = GemmaFolderSource(gemma2_dir, "gemma2")
-    gemma_state, tokenizer = gemma.load()
-    model, processor = build_florenz_with_gemma_decoder(florence2, gemma.text, gemma_state, tokenizer, image_size, seed)
-    return save_model_and_processor(model, processor, out)
+    def build():
+        florence2 = Florence2Source(florence2_dir, layout)
+        gemma = GemmaFolderSource(gemma2_dir, "gemma2")
+        gemma_state, tokenizer = gemma.load()
+        return build_florenz_with_gemma_decoder(florence2, gemma.text, gemma_state, tokenizer, image_size, seed)
+
+    return write_model_folder(out, image_size, build)[0]
 
 
 def convert_nano(
@@ -205,18 +192,14 @@ def convert_nano(
     seed: int = 0,
 ) -> Path:
     """Florence-2-shaped encoder + Gemma-3 text decoder (folder, `.gguf` file or "bundled" 270M) → nano-style folder."""
-    from .checkpoint_init import save_model_and_processor
 
-    check_output_folder(out)
-    check_image_size(image_size)
-    florence2 = Florence2Source(florence2_dir, layout)
-    load = _gemma3_loader(gemma3)
-    config, gemma_state, tokenizer = load()
-    text_config = gemma_text_config(config, "gemma3_text")
-    model, processor = build_florenz_with_gemma_decoder(
-        florence2, text_config, gemma_state, tokenizer, image_size, seed
-    )
-    return save_model_and_processor(model, processor, out)
+    def build():
+        florence2 = Florence2Source(florence2_dir, layout)
+        config, gemma_state, tokenizer = _gemma3_loader(gemma3)()
+        text_config = gemma_text_config(config, "gemma3_text")
+        return build_florenz_with_gemma_decoder(florence2, text_config, gemma_state, tokenizer, image_size, seed)
+
+    return write_model_folder(out, image_size, build)[0]
 
 
 __all__ = [
@@ -226,5 +209,4 @@ __all__ = [
     "convert_nano",
     "gemma2_to_florenz_decoder",
     "gemma_text_config",
-    "load_gemma3_gguf",
 ]

@@ -12,8 +12,8 @@ from transformers import AutoConfig
 from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
 from transformers.models.florence2.configuration_florence2 import Florence2VisionConfig
 
-# text_config.model_type -> decoder kind
-DECODER_KINDS = {"bart": "bart", "gemma2": "gemma2", "gemma3_text": "gemma3_text"}
+# The decoder kinds `FlorenzModel` can build, named by their text_config.model_type.
+DECODER_KINDS = ("bart", "gemma2", "gemma3_text")
 
 # Final logit soft-cap the original code hard-codes for BART decoders (Gemma-2 style, 30·tanh(z/30)).
 BART_FINAL_LOGIT_SOFTCAPPING = 30.0
@@ -270,11 +270,10 @@ class FlorenzConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        kind = DECODER_KINDS.get(self.text_config.model_type)
-        if kind is None:
+        kind = self.text_config.model_type
+        if kind not in DECODER_KINDS:
             raise ValueError(
-                f"text_config.model_type={self.text_config.model_type!r} is not a supported Florenz decoder; "
-                f"allowed: {sorted(DECODER_KINDS)}"
+                f"text_config.model_type={kind!r} is not a supported Florenz decoder; allowed: {list(DECODER_KINDS)}"
             )
         if self.vision_config.projection_dim != self.encoder_config.d_model:
             raise ValueError(
@@ -296,7 +295,7 @@ class FlorenzConfig(PreTrainedConfig):
     @property
     def decoder_kind(self) -> str:
         """ "bart", "gemma2" or "gemma3_text": which decoder stack `FlorenzModel` builds."""
-        return DECODER_KINDS[self.text_config.model_type]
+        return self.text_config.model_type
 
     @classmethod
     def from_preset(

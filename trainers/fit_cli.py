@@ -5,17 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 
-
-def _write_json(document: dict, path: Path) -> None:
-    """Atomic write: a crashed fit never leaves a truncated fit.json behind."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".fit-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, allow_nan=False)
-        handle.write("\n")
-    os.replace(tmp, path)
+from dataset_builder.atomic import write_text_atomic
 
 
 def _summary_line(name: str, entry: dict) -> str:
@@ -46,9 +38,7 @@ def run_fit(runs_csv: str | os.PathLike, out_dir: str | os.PathLike, n_bootstrap
     document = fit.to_json()
     document["meta"]["runs_csv"] = str(runs_csv)
     document["meta"]["plots"] = plots
-    path = out_dir / "fit.json"
-    _write_json(document, path)
-    return path
+    return write_text_atomic(out_dir / "fit.json", json.dumps(document, indent=2, allow_nan=False) + "\n")
 
 
 def _fit(args: argparse.Namespace) -> int:

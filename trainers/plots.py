@@ -7,11 +7,12 @@ global pyplot backend of the caller.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from dataset_builder.atomic import atomic_path
 
 from .scaling_laws import GAP_GROUP, GROUPS, ScalingFit, pareto_frontier
 
@@ -31,15 +32,8 @@ _INIT_STYLE = {1.0: ("o", "scratch"), 2.0: ("s", "pretrained")}
 
 
 def _save(figure, path: Path) -> None:
-    """Atomic PNG write (temp file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _figure(n_panels: int):

@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-# Florenz v1 Tables 2-3 (paper-and-peers §2): compute-law exponents and factor-law exponents (log10 space).
+from dataset_builder.atomic import write_text_atomic
+
+# Compute-law exponents of the Florenz paper (v1, Table 2; log10 space).
 PAPER_ALPHA1 = {"unseen_caption": -0.15, "translation": -0.18, "seen_caption": -0.15}
-PAPER_BETA = {"unseen_caption": (-0.16, -0.04), "translation": (-0.15, -0.19), "seen_caption": (-0.13, -0.15)}
 GROUPS = ("seen_caption", "unseen_caption", "translation")
 
 
@@ -254,9 +254,4 @@ def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], w
             shape_comparison(runs, fit, plan["presets"]),
         ]
     )
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".report-", suffix=".md")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-    path = out / "report.md"
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(out / "report.md", text + "\n")

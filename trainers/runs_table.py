@@ -7,9 +7,11 @@ half-written table; columns are the union of all rows' keys, required columns fi
 from __future__ import annotations
 
 import csv
+import io
 import os
-import tempfile
 from pathlib import Path
+
+from dataset_builder.atomic import write_text_atomic
 
 REQUIRED_COLUMNS = (
     "run_id",
@@ -45,13 +47,11 @@ def append_run(path: str | os.PathLike, row: dict[str, object]) -> None:
     path = Path(path)
     rows = [r for r in read_runs(path) if r["run_id"] != str(row["run_id"])] + [{k: str(v) for k, v in row.items()}]
     extra = sorted({key for r in rows for key in r} - set(REQUIRED_COLUMNS))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".runs-", suffix=".csv")
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*REQUIRED_COLUMNS, *extra], restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=[*REQUIRED_COLUMNS, *extra], restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, text.getvalue())
 
 
 def completed_run_ids(path: str | os.PathLike) -> set[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from dataset_builder.atomic import atomic_path
 from dataset_builder.corpus import ScenesConfig, make_row
 from dataset_builder.scenes import COLOURS, SHAPES, SIZES
 
@@ -67,7 +68,5 @@ def load_or_pretrain_vision(model, processor, corpus: ScenesConfig, steps: int, 
         return
     pretrain_vision(model, processor, corpus, steps)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k.startswith(VISION_PREFIXES)}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    save_file(state, tmp)
-    tmp.replace(cache)
+    with atomic_path(cache) as tmp:
+        save_file(state, tmp)
