@@ -1,8 +1,9 @@
-"""`florenz train`, `florenz sweep`, `florenz fit`, `florenz experiment` sub-commands."""
+"""`florenz train`, `florenz sweep`, `florenz fit`, `florenz experiment`: the trainers package's only CLI module."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -37,6 +38,33 @@ def _sweep(args: argparse.Namespace) -> int:
         generation_rows=args.generation_rows,
     )
     print(f"runs table: {table}")
+    return 0
+
+
+def _summary_line(name: str, entry: dict) -> str:
+    parts = [name]
+    for law, keys in (
+        ("compute_law", ("alpha1",)),
+        ("factor_law", ("beta1", "beta2", "beta3")),
+        ("chinchilla", ("alpha", "beta")),
+    ):
+        fields = entry.get(law, {})
+        values = [f"{key}={fields[key]:.3f}" for key in keys if isinstance(fields.get(key), float)]
+        parts.append(f"{law}: {' '.join(values) if values else fields.get('note', 'n/a')}")
+    return " | ".join(parts)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .fit import run_fit
+
+    path = run_fit(args.runs, args.out, n_bootstrap=args.bootstrap, seed=args.seed)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    for name, entry in document.items():
+        if isinstance(entry, dict) and name != "meta":
+            print(_summary_line(name, entry))
+    for name, where in document["meta"]["plots"].items():
+        print(f"{name}: {where}")
+    print(f"wrote {path}")
     return 0
 
 
@@ -78,6 +106,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     experiment.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     experiment.set_defaults(func=_experiment)
 
-    from .fit_cli import register as register_fit
-
-    register_fit(subparsers)
+    fit = subparsers.add_parser(
+        "fit",
+        help="fit scaling laws to a sweep's runs.csv (fit.json + plots)",
+        description="Fit the compute law, the factor law (P, S, T) and the Chinchilla form to each CE group of a "
+        "runs.csv written by `florenz sweep`; writes fit.json, compute_law.png, params_law.png and emergence.png.",
+    )
+    fit.add_argument("runs", metavar="RUNS.csv")
+    fit.add_argument("--out", required=True, help="output folder (created if missing)")
+    fit.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the Chinchilla CIs")
+    fit.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
+    fit.set_defaults(func=_fit)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .metrics import bleu, cider, contrastive_accuracy, language_share
+from .runs_table import CAPTION_GROUPS, CE_GROUPS, ce_column, gap_column
 from .trainer import FlorenzSeq2SeqTrainer, split_eval_sets
 
 
@@ -31,23 +32,23 @@ def evaluate_run(
 ) -> dict[str, float]:
     """All per-run numbers that `runs.csv` carries besides the bookkeeping columns."""
     groups = split_eval_sets(list(eval_sets), caption_langs)
-    ce_sets = {name: eval_sets[name] for g in ("seen_caption", "unseen_caption", "translation") for name in groups[g]}
+    ce_sets = {name: eval_sets[name] for group in CE_GROUPS for name in groups[group]}
     ce = trainer.cross_entropy(ce_sets)
-    row: dict[str, float] = {f"ce_{name}": value for name, value in ce.items()}
-    for group in ("seen_caption", "unseen_caption", "translation"):
+    row: dict[str, float] = {ce_column(name): value for name, value in ce.items()}
+    for group in CE_GROUPS:
         values = [ce[name] for name in groups[group]]
-        row[f"ce_{group}"] = float(np.mean(values)) if values else math.nan
+        row[ce_column(group)] = float(np.mean(values)) if values else math.nan
 
     # Grounding control: the same captions scored with another sample's image. Seen: does captioning use the
     # picture at all; unseen: did captioning transfer to the new language, not only the language itself.
-    for group in ("seen_caption", "unseen_caption"):
+    for group in CAPTION_GROUPS:
         if groups[group]:
             shuffled = trainer.cross_entropy({n: eval_sets[n] for n in groups[group]}, shuffle_images=True)
-            row[f"ce_{group}_shuffled"] = float(np.mean(list(shuffled.values())))
-            row[f"ce_gap_{group.removesuffix('_caption')}"] = row[f"ce_{group}_shuffled"] - row[f"ce_{group}"]
+            row[f"{ce_column(group)}_shuffled"] = float(np.mean(list(shuffled.values())))
+            row[gap_column(group)] = row[f"{ce_column(group)}_shuffled"] - row[ce_column(group)]
 
     # Emergence: captions generated with and without the decoder language prefix.
-    for group in ("seen_caption", "unseen_caption"):
+    for group in CAPTION_GROUPS:
         for prefix in (False, True):
             tag = "prefix" if prefix else "noprefix"
             bleus, ciders, shares = [], [], []

@@ -16,9 +16,10 @@ from typing import Any
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import build_scenes_release
 
-from .fit_cli import run_fit
+from .fit import run_fit
 from .report import write_report
-from .sweep import RUNS_CSV, run_sweep
+from .runs_table import RUNS_CSV
+from .sweep import run_sweep
 
 
 @dataclass(frozen=True)

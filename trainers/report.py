@@ -14,9 +14,10 @@ import pandas as pd
 
 from dataset_builder.atomic import write_text_atomic
 
+from .runs_table import CE_GROUPS, RUNS_CSV, read_runs
+
 # Compute-law exponents of the Florenz paper (v1, Table 2; log10 space).
 PAPER_ALPHA1 = {"unseen_caption": -0.15, "translation": -0.18, "seen_caption": -0.15}
-GROUPS = ("seen_caption", "unseen_caption", "translation")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -65,7 +66,7 @@ def laws_table(fit: dict[str, Any]) -> str:
         ),
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for group in GROUPS:
+    for group in CE_GROUPS:
         entry = fit.get(group, {})
         compute, factor, chin = entry.get("compute_law", {}), entry.get("factor_law", {}), entry.get("chinchilla", {})
         compute_cells = (
@@ -222,7 +223,7 @@ def shape_comparison(runs: pd.DataFrame, fit: dict[str, Any], grid_presets: list
 
 def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], wall_seconds: float) -> Path:
     out = Path(out)
-    runs = pd.read_csv(out / "runs.csv")
+    runs = read_runs(out / RUNS_CSV)
     fit = json.loads((out / "fit" / "fit.json").read_text(encoding="utf-8"))
     plots = [p for p in ("compute_law.png", "params_law.png", "emergence.png") if (out / "fit" / p).exists()]
     text = "\n\n".join(

@@ -23,12 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-GROUPS: dict[str, str] = {
-    "seen_caption": "ce_seen_caption",
-    "unseen_caption": "ce_unseen_caption",
-    "translation": "ce_translation",
-}
-GAP_GROUP, GAP_COLUMN = "grounding_gap_unseen", "ce_gap_unseen"
+from .runs_table import CE_GROUPS, ce_column, gap_column, read_runs
+
+GROUPS: dict[str, str] = {group: ce_column(group) for group in CE_GROUPS}
+GAP_GROUP, GAP_COLUMN = "grounding_gap_unseen", gap_column("unseen_caption")
 MIN_GAP_CONFIGURATIONS = 5
 # Nats/token. Below it the shuffled-image CE differs from the right-image CE by eval-set noise: on unseen captions the
 # ungrounded quick runs measured -0.006 … 0.012, the grounded ones 0.23 … 0.98.
@@ -62,7 +60,7 @@ _CHINCHILLA_BOUNDS = [(-20.0, 10.0), (-20.0, 60.0), (-20.0, 60.0), (1e-4, 4.0), 
 
 def load_runs(path: str | os.PathLike) -> pd.DataFrame:
     """Reads and validates `runs.csv` (see `validate_runs`)."""
-    return validate_runs(pd.read_csv(path))
+    return validate_runs(read_runs(path))
 
 
 def validate_runs(runs: pd.DataFrame) -> pd.DataFrame:

@@ -22,14 +22,8 @@ from .config import FlorenzPretrainConfig
 from .data import release_eval_sets, scenes_eval_sets
 from .evaluation import evaluate_run
 from .run import train
-from .runs_table import append_run, completed_run_ids
+from .runs_table import RUNS_CSV, append_run, completed_run_ids, run_id
 from .scenes_presets import SCENES_IMAGE_SIZE, SCENES_PRESETS, learning_rate_for
-
-RUNS_CSV = "runs.csv"
-
-
-def run_id(preset: str, seen_samples: int, seed: int) -> str:
-    return f"{preset}__S{seen_samples}__seed{seed}"
 
 
 def run_sweep(

@@ -16,8 +16,7 @@ from transformers import Seq2SeqTrainer
 
 from .collator import FlorenzDataCollator
 from .metrics import bleu, per_sample_ce
-
-CE_GROUPS = ("seen_caption", "unseen_caption", "translation")
+from .runs_table import CE_GROUPS, ce_column
 
 
 def split_eval_sets(names: Sequence[str], caption_langs: Sequence[str]) -> dict[str, list[str]]:
@@ -89,7 +88,7 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
         metrics = {f"{metric_key_prefix}_ce_{name}": value for name, value in ce.items()}
         for group, names in split_eval_sets(list(ce), self.caption_langs).items():
             if names and group in CE_GROUPS:
-                metrics[f"{metric_key_prefix}_ce_{group}"] = sum(ce[n] for n in names) / len(names)
+                metrics[f"{metric_key_prefix}_{ce_column(group)}"] = sum(ce[n] for n in names) / len(names)
         for name in self.generation_sets:
             rows = self.eval_sets[name]
             hyps = self.generate_texts(rows, **gen_kwargs)

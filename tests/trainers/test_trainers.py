@@ -78,13 +78,13 @@ def test_runs_table_appends_replaces_and_validates(tmp_path):
     append_run(table, row)
     append_run(table, row | {"run_id": "b", "extra": 7})
     append_run(table, row | {"run_id": "a", "ce_seen_caption": 0.5})
-    rows = read_runs(table)
+    rows = read_runs(table, as_text=True).to_dict("records")
     assert [r["run_id"] for r in rows] == ["b", "a"]
     assert rows[1]["ce_seen_caption"] == "0.5" and rows[0]["extra"] == "7" and rows[1]["extra"] == ""
     assert completed_run_ids(table) == {"a", "b"}
     with pytest.raises(ValueError, match="lacks required columns"):
         append_run(table, {"run_id": "c"})
-    assert not list(tmp_path.glob(".runs-*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.csv"]  # no temp file left behind
 
 
 def test_sweep_point_writes_row_and_is_skipped_on_rerun(tmp_path):
@@ -93,7 +93,7 @@ def test_sweep_point_writes_row_and_is_skipped_on_rerun(tmp_path):
     torch.manual_seed(0)
     table = run_sweep(tmp_path, ["scenes-xs"], [32], seeds=[0], batch_size=16, num_eval=4, generation_rows=2,
                       overrides={"learning_rate": 2e-3})  # fmt: skip
-    rows = read_runs(table)
+    rows = read_runs(table, as_text=True).to_dict("records")
     assert len(rows) == 1
     row = rows[0]
     for column in (
