@@ -1,7 +1,7 @@
 """Training throughput on CPU: samples/s, data vs compute share of a step, MFU, and 1 vs 2 processes.
 
 Usage: python bench/train.py [--presets scenes-xl scenes-nano] [--steps 6] [--batch 32]
-Targets (issue 4): data < 5% of step time; MFU >= 25% of a matmul peak measured here; 2 processes >= 1.6x one.
+Targets: data < 5% of step time; MFU >= 25% of a matmul peak measured here; 2 processes >= 1.6x one.
 MFU counts 3 x forward FLOPs per sample (forward + backward) against the fp32 matmul peak of all threads.
 """
 

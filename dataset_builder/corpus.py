@@ -16,13 +16,14 @@ from dataclasses import dataclass, replace
 from importlib import import_module
 from typing import Any
 
-from modeling_florenz.processing_florenz import LANGUAGES, build_prompt
+from modeling_florenz.processing_florenz import LANGUAGES, TRANSLATION_TARGETS, build_prompt
 
+from .balancing import PRETRAIN_CAPTION_LANGUAGES
 from .scenes import COLOURS, SHAPES, Group, Scene, groups, relation, render, salient_object, sample_scene
 
 SPLITS = ("train", "test", "heldout")
-CAPTION_LANGS = tuple(LANGUAGES)  # en, de, fr, es, ru, zh
-TRANSLATION_LANGS = tuple(lang for lang in LANGUAGES if lang != "en")  # the source is always English
+CAPTION_LANGS = tuple(LANGUAGES)
+TRANSLATION_LANGS = TRANSLATION_TARGETS
 DISAMBIGUATION_LANGS = ("fr", "de", "es", "ru")  # zh has no gendered pronoun, en is the source
 GRAMMARS = {lang: import_module(f"{__package__}.grammar_{lang}") for lang in LANGUAGES}
 _GENDERS = {"de": ("m", "f", "n"), "fr": ("m", "f"), "es": ("m", "f"), "ru": ("m", "f", "n")}
@@ -41,8 +42,8 @@ class ScenesConfig:
 
     seed: int = 0
     image_size: int = 128
-    caption_langs: tuple[str, ...] = ("en", "de")
-    translation_langs: tuple[str, ...] = ("de", "fr", "es", "ru", "zh")
+    caption_langs: tuple[str, ...] = PRETRAIN_CAPTION_LANGUAGES
+    translation_langs: tuple[str, ...] = TRANSLATION_TARGETS
     alignment_noise: float = 0.0
     underspecification: float = 0.3
     max_objects: int = 4
@@ -95,8 +96,11 @@ def eval_keys(config: ScenesConfig, split: str) -> list[str]:
     return keys
 
 
-def make_row(config: ScenesConfig, split: str, key: str, index: int) -> dict[str, Any]:
-    """One row; raises ValueError for a key the split does not serve (e.g. an uncovered caption language in train)."""
+def make_row(config: ScenesConfig, split: str, key: str, index: int, with_image: bool = True) -> dict[str, Any]:
+    """One row; raises ValueError for a key the split does not serve (e.g. an uncovered caption language in train).
+
+    `with_image=False` skips rendering (`image` is None) and leaves every text field as it is with the image.
+    """
     allowed_keys = eval_keys(config, split)
     if key not in allowed_keys:
         raise ValueError(
@@ -107,11 +111,11 @@ def make_row(config: ScenesConfig, split: str, key: str, index: int) -> dict[str
     kind, lang = key.split("-")
     rng = random.Random(f"{config.seed}/{split}/{key}/{index}")
     if kind == "disambiguation":
-        return _disambiguation_row(config, split, lang, rng)
+        return _disambiguation_row(config, split, lang, rng, with_image)
     # The scene depends on (split, index) only, so caption-fr and caption-en at one index show the same image.
     scene_rng = random.Random(f"{config.seed}/{split}/scene/{index}")
     scene = _sample(config, split, scene_rng)
-    image = render(scene, scene_rng)
+    image = render(scene, scene_rng) if with_image else None
     extra: dict[str, Any] = {}
     if kind == "caption":
         task = "detailed_caption" if rng.random() < config.detailed_share else "caption"
@@ -260,7 +264,9 @@ def _translation(
     return source, target, {"aligned": aligned, "underspecified": underspecified}
 
 
-def _disambiguation_row(config: ScenesConfig, split: str, lang: str, rng: random.Random) -> dict[str, Any]:
+def _disambiguation_row(
+    config: ScenesConfig, split: str, lang: str, rng: random.Random, with_image: bool = True
+) -> dict[str, Any]:
     """Scenes-CoMMuTE: one object, source "It is …"; the incorrect target uses another gender's pronoun/agreement.
     Attribute choices that read the same in both genders (es "Es grande y verde.") are redrawn."""
     grammar = GRAMMARS[lang]
@@ -277,7 +283,7 @@ def _disambiguation_row(config: ScenesConfig, split: str, lang: str, rng: random
             incorrect = grammar.pronoun_attributes(group, wrong_gender)
             if target != incorrect:
                 source = GRAMMARS["en"].pronoun_attributes(group)
-                image = render(scene, rng)
+                image = render(scene, rng) if with_image else None
                 prompt = build_prompt("translate", lang, source)
                 extra = {"gender": true_gender, "incorrect_gender": wrong_gender}
                 return _row(image, "translate", lang, prompt, source, target, scene, incorrect, extra)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES
+
 from .scenes import Group
 
-PREFIX = "Das Bild zeigt"
+PREFIX = LANGUAGE_PREFIXES["de"]
 # shape: (singular nom/acc, singular dative, plural nom/acc, plural dative, gender)
 NOUNS = {
     "circle": ("Kreis", "Kreis", "Kreise", "Kreisen", "m"),

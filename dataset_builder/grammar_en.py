@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES
+
 from .scenes import Group
 
-PREFIX = "The image shows"
+PREFIX = LANGUAGE_PREFIXES["en"]
 NOUNS = {
     "circle": "circle",
     "square": "square",

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES
+
 from .scenes import Group
 
-PREFIX = "La imagen muestra"
+PREFIX = LANGUAGE_PREFIXES["es"]
 # shape: (singular, plural, gender)
 NOUNS = {
     "circle": ("círculo", "círculos", "m"),

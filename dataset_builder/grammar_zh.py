@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES
+
 from .scenes import Group
 
-PREFIX = "图为"
+PREFIX = LANGUAGE_PREFIXES["zh"]
 # shape: (noun, measure word)
 NOUNS = {
     "circle": ("圆", "个"),

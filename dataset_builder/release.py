@@ -132,7 +132,7 @@ def _configs_yaml(plan: Mapping[tuple[str, str], int], mixture_keys: Sequence[st
 
 def coverage_matrix(config_splits: Mapping[str, Sequence[str]]) -> str:
     """Markdown task × language table: `train+eval`, `train only`, `eval only` or `—` per cell (incomplete coverage)."""
-    from .balancing import LANGUAGES
+    from modeling_florenz.processing_florenz import LANGUAGES
 
     tasks = sorted({key.rsplit("-", 1)[0] for key in config_splits if key != MIXTURE_CONFIG})
     lines = ["| task | " + " | ".join(LANGUAGES) + " |", "|---|" + "---|" * len(LANGUAGES)]

@@ -27,7 +27,13 @@ from .model_folder import check_image_size, write_model_folder
 from .tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 
 INITIALISABLE_PRESETS = ("tiny-bart", "tiny-gemma2", "tiny-gemma3", "florenz-nano")
-DEFAULT_IMAGE_SIZE = {"florenz-nano": 224}
+_DEFAULT_IMAGE_SIZE = {"florenz-nano": 224}
+
+
+def default_image_size(preset: str) -> int:
+    """The image side an initialisable preset's processor gets unless one is asked for (64 px for the tiny ones)."""
+    return _DEFAULT_IMAGE_SIZE.get(preset, 64)
+
 
 # A few sentences per language, so that tiny tokenizers cover every script the processor may meet.
 SAMPLE_SENTENCES = {
@@ -67,7 +73,7 @@ def build_model_and_processor(
     if preset not in INITIALISABLE_PRESETS:
         hint = " (paper presets come from `florenz model convert`)" if preset in FLORENZ_PRESETS else ""
         raise ValueError(f"cannot initialise preset {preset!r}{hint}; allowed: {list(INITIALISABLE_PRESETS)}")
-    image_size = image_size or DEFAULT_IMAGE_SIZE.get(preset, 64)
+    image_size = image_size or default_image_size(preset)
     check_image_size(image_size)
     texts = builtin_texts()
     encoder_vocab = FLORENZ_PRESETS[preset]["encoder"]["vocab_size"]
@@ -88,5 +94,5 @@ def build_model_and_processor(
 
 
 def init_checkpoint(preset: str, out: str | os.PathLike, seed: int = 0, image_size: int | None = None) -> Path:
-    image_size = image_size or DEFAULT_IMAGE_SIZE.get(preset, 64)
+    image_size = image_size or default_image_size(preset)
     return write_model_folder(out, image_size, lambda: build_model_and_processor(preset, seed, image_size))[0]

@@ -3,9 +3,9 @@
 Not Hub remote code. Two source layouts exist: the transformers-native one (`florence-community/Florence-2-*`, keys
 `model.vision_tower.*`, `model.language_model.*`) and Microsoft's remote-code one (`microsoft/Florence-2-*`, keys
 `vision_tower.*`, `language_model.model.*`, a raw transposed `image_projection`, config fields `dim_embed`,
-`visual_temporal_embedding`, `image_pos_embed`). Both are renamed to the native layout first (stack notes §1), then to
+`visual_temporal_embedding`, `image_pos_embed`). Both are renamed to the native layout first, then to
 Florenz names; the decoder embedding is rebuilt over the Gemma vocabulary by averaging each Gemma token's BART-piece
-embeddings (reference §1.6). Everything reads local folders (safetensors only); nothing touches the network.
+embeddings, as the paper's conversion does. Everything reads local folders (safetensors only); nothing touches the network.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from modeling_florenz.configuration_florenz import VISION_PREFIXES
+
 from .model_folder import write_model_folder
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ DEFAULT_IMAGE_SIZE = 768
 ENCODER_VOCAB_MULTIPLE = 128
 # ... and gives the Gemma-vocabulary decoder 1024 spare rows (256000 → 257024), left at their random init.
 EXTRA_DECODER_ROWS = 1024
-# The only image-token recipe Florenz implements (reference §1.2).
+# The only image-token recipe Florenz implements (Florence-2's: spatial then temporal average pooling).
 _IMAGE_FEATURE_SOURCE = ["spatial_avg_pool", "temporal_avg_pool"]
 
 # (original remote-code key template, transformers-native key template). `{tail}` matches any dotted rest, every other
@@ -191,7 +193,7 @@ def florence2_native_to_florenz(
     for key, tensor in state_dict.items():
         if key in _NATIVE_EMBEDDING_KEYS:
             continue
-        if key.startswith(("model.vision_tower.", "model.multi_modal_projector.")):
+        if key.startswith(VISION_PREFIXES):
             converted[key] = tensor
         elif key.startswith("model.language_model.encoder."):
             converted["model.encoder." + key.removeprefix("model.language_model.encoder.")] = tensor
@@ -278,7 +280,7 @@ def florence2_towers(config: dict[str, Any], layout: str) -> tuple[dict[str, Any
 
 
 def decoder_token_ids(tokenizer) -> dict[str, int]:
-    """pad/eos/bos ids of the Gemma-side tokenizer; the decoder starts with `<eos>` (reference §1.5)."""
+    """pad/eos/bos ids of the Gemma-side tokenizer; the decoder starts with `<eos>`, as in the paper's models."""
     ids = {
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": tokenizer.eos_token_id,
@@ -295,7 +297,7 @@ def _round_up(value: int, multiple: int) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Vocabulary remap (reference §1.6)
+# Vocabulary remap: Gemma token → mean of its BART-piece embeddings
 # --------------------------------------------------------------------------------------------------------------------
 
 

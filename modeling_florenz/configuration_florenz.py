@@ -15,6 +15,9 @@ from transformers.models.florence2.configuration_florence2 import Florence2Visio
 # The decoder kinds `FlorenzModel` can build, named by their text_config.model_type.
 DECODER_KINDS = ("bart", "gemma2", "gemma3_text")
 
+# Parameter-name prefixes of the vision tower and its projector: the part Florenz keeps frozen.
+VISION_PREFIXES = ("model.vision_tower.", "model.multi_modal_projector.")
+
 # Final logit soft-cap the original code hard-codes for BART decoders (Gemma-2 style, 30·tanh(z/30)).
 BART_FINAL_LOGIT_SOFTCAPPING = 30.0
 
@@ -60,7 +63,7 @@ _BART_LARGE = {
     "max_position_embeddings": 4096,
 }
 # Encoder side always uses the Florence-2 BART tokenizer ids.
-_ENCODER_IDS = {"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "decoder_start_token_id": 2}
+ENCODER_TOKEN_IDS = {"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "decoder_start_token_id": 2}
 # Decoder side always uses Gemma ids.
 _DECODER_IDS = {"pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2}
 _GEMMA2_COMMON = {
@@ -309,7 +312,7 @@ class FlorenzConfig(PreTrainedConfig):
         if name not in FLORENZ_PRESETS:
             raise ValueError(f"unknown Florenz preset {name!r}; allowed: {sorted(FLORENZ_PRESETS)}")
         preset = copy.deepcopy(FLORENZ_PRESETS[name])
-        encoder = {**preset["encoder"], **_ENCODER_IDS}
+        encoder = {**preset["encoder"], **ENCODER_TOKEN_IDS}
         text = preset["text"]
         if encoder_vocab_size is not None:
             encoder["vocab_size"] = int(encoder_vocab_size)

@@ -1,8 +1,8 @@
 """TRL-style configs for Florenz seq2seq training: a dataclass on top of `Seq2SeqTrainingArguments`.
 
-Defaults are the paper's recipes (reference §5): continued pre-training (lr 1e-4, cosine, 100 warm-up steps,
-wd 0.01, 224 px, 128/128 tokens, task×language balancing over the 7 covered keys) and the generalist fine-tune
-(lr 5e-5, wd 0.05, 768 px, uniform over 11 keys). Everything can be overridden from YAML or flags
+Defaults are the paper's recipes: continued pre-training (lr 1e-4, cosine, 100 warm-up steps, wd 0.01,
+128/128 tokens, task×language balancing over the 7 covered keys; images at the model's own size, 224 px for the
+paper's models) and the generalist fine-tune (lr 5e-5, wd 0.05, 768 px, uniform over 11 keys). Everything can be overridden from YAML or flags
 (`HfArgumentParser`).
 """
 
@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 from transformers import Seq2SeqTrainingArguments
 
-FREEZE_POLICIES = ("paper", "all")
+from dataset_builder.balancing import PRETRAIN_CAPTION_LANGUAGES
+from modeling_florenz.modeling_florenz import FREEZE_POLICIES
+from modeling_florenz.processing_florenz import LANGUAGES, TRANSLATION_TARGETS
+
 BALANCING = ("pretrain", "generalist")
 
 
@@ -27,10 +30,20 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
     seen_samples: int = field(default=2048, metadata={"help": "Training samples S; max_steps = S / global batch."})
     max_encoder_length: int = field(default=128, metadata={"help": "Prompt tokens after the image tokens."})
     max_decoder_length: int = field(default=128, metadata={"help": "Target tokens incl. <bos>/<eos>."})
-    image_size: int = field(default=224)
+    image_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Image side in px, for the processor, the length check, FLOPs and Scenes rendering alike. "
+            "Default: the model's own (Scenes presets 96, tiny presets 64, florenz-nano 224, a folder's processor)."
+        },
+    )
     balancing: str = field(default="pretrain", metadata={"help": f"Task×language mix, one of {BALANCING}."})
-    caption_langs: str = field(default="en,de", metadata={"help": "Scenes: caption languages in training."})
-    translation_langs: str = field(default="de,fr,es,ru,zh", metadata={"help": "Scenes: translation targets."})
+    caption_langs: str = field(
+        default=",".join(PRETRAIN_CAPTION_LANGUAGES), metadata={"help": "Scenes: caption languages in training."}
+    )
+    translation_langs: str = field(
+        default=",".join(TRANSLATION_TARGETS), metadata={"help": "Scenes: translation targets."}
+    )
     num_eval: int = field(default=64, metadata={"help": "Rows per eval set for in-training CE."})
     freeze_policy: str = field(default="paper", metadata={"help": f"One of {FREEZE_POLICIES} (vision frozen)."})
     vision_pretraining_steps: int = field(
@@ -67,7 +80,7 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
         if self.freeze_policy not in FREEZE_POLICIES:
             raise ValueError(f"freeze_policy={self.freeze_policy!r} is not one of {FREEZE_POLICIES}")
         for name in ("seen_samples", "max_encoder_length", "max_decoder_length", "image_size"):
-            if getattr(self, name) <= 0:
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         super().__post_init__()
         global_batch = self.per_device_train_batch_size * self.gradient_accumulation_steps * max(self.world_size, 1)
@@ -91,9 +104,9 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
 class FlorenzSFTConfig(FlorenzPretrainConfig):
     """Generalist fine-tuning: uniform over the 11 task×language keys, higher resolution."""
 
-    image_size: int = 768
+    image_size: int | None = 768
     balancing: str = "generalist"
-    caption_langs: str = "en,de,fr,es,ru,zh"
+    caption_langs: str = ",".join(LANGUAGES)
     learning_rate: float = 5e-5
     weight_decay: float = 0.05
     per_device_train_batch_size: int = 32

@@ -1,6 +1,6 @@
 """End-of-run evaluation for the scaling study: CE per eval set and group, grounding gap, emergence, disambiguation.
 
-Groups (reference §4.4, with our coverage): `seen_caption` = captions in covered languages, `unseen_caption` =
+Groups (the paper's, with this corpus's coverage): `seen_caption` = captions in covered languages, `unseen_caption` =
 captions in translation-only languages, `translation` = all translation sets. Every value is a mean over samples of
 the per-sample mean token CE (nats/token), as upstream's eval_loss.py.
 """
@@ -57,7 +57,7 @@ def evaluate_run(
                 language = rows[0]["language"]
                 hyps = trainer.generate_texts(rows, prefix=prefix, num_beams=num_beams, max_new_tokens=max_new_tokens)
                 refs = [r["target"] for r in rows]
-                if prefix:  # the scored caption excludes the forced prefix words (reference §2)
+                if prefix:  # the scored caption excludes the forced prefix words, as the paper scores it
                     refs = [_strip_prefix_words(ref, language) for ref in refs]
                 bleus.append(bleu(hyps, refs, language))
                 ciders.append(cider(hyps, refs, language))

@@ -90,11 +90,12 @@ def run_sweep(
         }
         args = FlorenzPretrainConfig(**{**settings, **(overrides or {})})
         started = time.perf_counter()
-        trainer, decoder_init = train(args, tokenizer_dir=out / "tokenizers", corpus_seed=corpus.seed)
+        trainer, decoder_init = train(args, tokenizer_dir=out / "tokenizers", corpus=corpus)
         train_seconds = time.perf_counter() - started
         model = trainer.model
         params, trainable = parameter_counts(model)
-        flops = forward_flops_per_sample(model, max_encoder_length, max_decoder_length, corpus.image_size)
+        image_size = trainer.processing_class.image_size
+        flops = forward_flops_per_sample(model, max_encoder_length, max_decoder_length, image_size)
         metrics = evaluate_run(trainer, eval_sets, corpus.caption_langs, generation_rows=generation_rows)
         append_run(
             table,

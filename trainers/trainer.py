@@ -1,8 +1,8 @@
 """`FlorenzSeq2SeqTrainer`: `transformers.Seq2SeqTrainer` plus the evaluations the scaling study needs.
 
-TRL's SFTTrainer is causal-only (stack notes §5), so we subclass Seq2SeqTrainer and override as little as possible:
-the default collator, and `evaluate`, which reports per-sample mean token CE on each named eval set (the
-scaling-law target, reference §6.1) and, on request, generation metrics.
+TRL's SFTTrainer trains causal LMs only, so we subclass Seq2SeqTrainer and override as little as possible: the default
+collator, and `evaluate`, which reports per-sample mean token CE on each named eval set (the scaling-law target) and,
+on request, generation metrics.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 from transformers import Seq2SeqTrainer
+
+from dataset_builder.balancing import PRETRAIN_CAPTION_LANGUAGES
 
 from .collator import FlorenzDataCollator
 from .metrics import bleu, per_sample_ce
@@ -51,7 +53,7 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
         data_collator: Any = None,
         eval_sets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         generation_sets: Sequence[str] = (),
-        caption_langs: Sequence[str] = ("en", "de"),
+        caption_langs: Sequence[str] = PRETRAIN_CAPTION_LANGUAGES,
         **kwargs: Any,
     ) -> None:
         if data_collator is None:

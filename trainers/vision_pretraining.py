@@ -1,6 +1,6 @@
 """A pretrained vision tower for the from-scratch Scenes presets, standing in for Florence-2's pretrained DaViT.
 
-Florenz freezes a *pretrained* DaViT (reference §5). Scenes presets have none, and trained from scratch together with
+Florenz freezes a *pretrained* DaViT. Scenes presets have none, and trained from scratch together with
 the captioner their DaViT collapses to image-independent features within ~50 steps: captions are then written from
 the language prior alone (shuffled-image CE gap 0). A few hundred steps of multi-label attribute prediction
 (colours, shapes and sizes present in the scene graph; no language involved) give features the captioner can read;
@@ -18,8 +18,7 @@ from safetensors.torch import load_file, save_file
 from dataset_builder.atomic import atomic_path
 from dataset_builder.corpus import ScenesConfig, make_row
 from dataset_builder.scenes import COLOURS, SHAPES, SIZES
-
-VISION_PREFIXES = ("model.vision_tower.", "model.multi_modal_projector.")
+from modeling_florenz.configuration_florenz import VISION_PREFIXES
 
 
 def _targets(scene: str) -> torch.Tensor:
