@@ -100,25 +100,28 @@ def _causal_lm_parts(model, tokenizer) -> tuple[dict[str, Any], dict[str, torch.
     return model.config.to_dict(), model.state_dict(), tokenizer
 
 
-def _gemma3_loader(gemma3: str | os.PathLike):
-    """Validate the `--gemma3` argument cheaply and return a function that loads (config, state, tokenizer)."""
+def _gemma_loader(gemma: str | os.PathLike, decoder: str):
+    """Validate the Gemma source cheaply and return a function that loads (config, state, tokenizer).
+
+    Any decoder comes from a safetensors folder; Gemma-3 also from a `.gguf` file or the bundled 270M GGUF.
+    """
     from .gemma3_gguf import load_gemma3_270m, load_gemma3_tokenizer, load_gguf_causal_lm
 
-    if str(gemma3) == BUNDLED_GEMMA3:
+    if decoder not in GEMMA_DECODER_TYPES:
+        raise ValueError(f"unknown Gemma decoder {decoder!r}; allowed: {list(GEMMA_DECODER_TYPES)}")
+    gguf_allowed = decoder == "gemma3_text"
+    allowed = f"a .gguf file, a safetensors folder or {BUNDLED_GEMMA3!r}" if gguf_allowed else "a safetensors folder"
+    path = Path(gemma)
+    if gguf_allowed and str(gemma) == BUNDLED_GEMMA3:
         return lambda: _causal_lm_parts(load_gemma3_270m(), load_gemma3_tokenizer())
-    path = Path(gemma3)
     if path.is_file():
-        if path.suffix != ".gguf":
-            raise ValueError(
-                f"--gemma3 file {path} is not a .gguf file; allowed: a .gguf file, a folder or {BUNDLED_GEMMA3!r}"
-            )
+        if not gguf_allowed or path.suffix != ".gguf":
+            raise ValueError(f"{GEMMA_DECODER_TYPES[decoder]} source {path} is not a .gguf file; allowed: {allowed}")
         return lambda: _causal_lm_parts(*load_gguf_causal_lm(path))
     if path.is_dir():
-        source = GemmaFolderSource(path, "gemma3_text")
+        source = GemmaFolderSource(path, decoder)
         return lambda: (source.text, *source.load())
-    raise ValueError(
-        f"--gemma3 {gemma3} does not exist; allowed: a .gguf file, a safetensors folder or {BUNDLED_GEMMA3!r}"
-    )
+    raise ValueError(f"{GEMMA_DECODER_TYPES[decoder]} source {gemma} does not exist; allowed: {allowed}")
 
 
 def build_florenz_with_gemma_decoder(
@@ -164,39 +167,25 @@ def build_florenz_with_gemma_decoder(
     return model, processor
 
 
-def convert_florence_gemma2(
+def convert_gemma_decoder(
     florence2_dir: str | os.PathLike,
-    gemma2_dir: str | os.PathLike,
+    gemma: str | os.PathLike,
     out: str | os.PathLike,
+    decoder: str = "gemma2",
     layout: str = "auto",
     image_size: int = DEFAULT_IMAGE_SIZE,
     seed: int = 0,
 ) -> Path:
-    """Florence-2(-large) + Gemma-2(-2B/9B) folders → a Florenz 3.5B/11.2B-style folder (model + processor)."""
+    """Florence-2 encoder side + a pretrained Gemma decoder → a Florenz folder (model + processor).
+
+    `decoder="gemma2"`: Florence-2-large + Gemma-2-2B/9B folders give the 3.5B/11.2B models. `decoder="gemma3_text"`:
+    a Florence-2-shaped encoder + a Gemma-3 text decoder (folder, `.gguf` file or "bundled" 270M) gives nano.
+    """
 
     def build():
         florence2 = Florence2Source(florence2_dir, layout)
-        gemma = GemmaFolderSource(gemma2_dir, "gemma2")
-        gemma_state, tokenizer = gemma.load()
-        return build_florenz_with_gemma_decoder(florence2, gemma.text, gemma_state, tokenizer, image_size, seed)
-
-    return write_model_folder(out, image_size, build)[0]
-
-
-def convert_nano(
-    florence2_dir: str | os.PathLike,
-    gemma3: str | os.PathLike,
-    out: str | os.PathLike,
-    layout: str = "auto",
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    seed: int = 0,
-) -> Path:
-    """Florence-2-shaped encoder + Gemma-3 text decoder (folder, `.gguf` file or "bundled" 270M) → nano-style folder."""
-
-    def build():
-        florence2 = Florence2Source(florence2_dir, layout)
-        config, gemma_state, tokenizer = _gemma3_loader(gemma3)()
-        text_config = gemma_text_config(config, "gemma3_text")
+        config, gemma_state, tokenizer = _gemma_loader(gemma, decoder)()
+        text_config = gemma_text_config(config, decoder)
         return build_florenz_with_gemma_decoder(florence2, text_config, gemma_state, tokenizer, image_size, seed)
 
     return write_model_folder(out, image_size, build)[0]
@@ -205,8 +194,7 @@ def convert_nano(
 __all__ = [
     "BUNDLED_GEMMA3",
     "build_florenz_with_gemma_decoder",
-    "convert_florence_gemma2",
-    "convert_nano",
+    "convert_gemma_decoder",
     "gemma2_to_florenz_decoder",
     "gemma_text_config",
 ]
