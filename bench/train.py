@@ -70,7 +70,7 @@ def step_split(preset: str, steps: int, batch: int, tokenizer_dir: str) -> dict[
             lengths.append((inputs["input_ids"].shape[1], inputs["labels"].shape[1]))
     encoder_len = round(sum(e for e, _ in lengths) / len(lengths))
     decoder_len = round(sum(d for _, d in lengths) / len(lengths))
-    flops = forward_flops_per_sample(model, encoder_len, decoder_len, SCENES_IMAGE_SIZE)
+    flops = forward_flops_per_sample(model, encoder_len, decoder_len, processor.image_size)
     samples_per_s = steps * batch / (data_time + compute_time)
     return {
         "samples_per_s": samples_per_s,

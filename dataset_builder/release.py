@@ -8,7 +8,8 @@ covered keys' shards (no duplicated bytes). ``load_dataset(folder, "caption-fr")
 Guarantees:
 - byte-identical output for identical parameters: rows are a pure function of (split, key, index), images are encoded
   by `datasets.Image` (PNG), Parquet is written by pyarrow with fixed options and no timestamps;
-- a shard is written to a hidden temp file and renamed into place (`dataset_builder/atomic.py`), so a visible shard is always complete;
+- a shard is written to a hidden temp file and renamed into place (`dataset_builder/atomic.py`), so a visible shard
+  is always complete;
 - an interrupted build resumes: the manifest pins the parameters, existing shards are kept, missing ones are written;
   README.md is written last, so its presence marks a finished release.
 """

@@ -3,9 +3,9 @@
 Not Hub remote code. Two source layouts exist: the transformers-native one (`florence-community/Florence-2-*`, keys
 `model.vision_tower.*`, `model.language_model.*`) and Microsoft's remote-code one (`microsoft/Florence-2-*`, keys
 `vision_tower.*`, `language_model.model.*`, a raw transposed `image_projection`, config fields `dim_embed`,
-`visual_temporal_embedding`, `image_pos_embed`). Both are renamed to the native layout first, then to
-Florenz names; the decoder embedding is rebuilt over the Gemma vocabulary by averaging each Gemma token's BART-piece
-embeddings, as the paper's conversion does. Everything reads local folders (safetensors only); nothing touches the network.
+`visual_temporal_embedding`, `image_pos_embed`). Both are renamed to the native layout first, then to Florenz names;
+the decoder embedding is rebuilt over the Gemma vocabulary by averaging each Gemma token's BART-piece embeddings, as
+the paper's conversion does. Everything reads local folders (safetensors only); nothing touches the network.
 """
 
 from __future__ import annotations

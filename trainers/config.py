@@ -2,8 +2,8 @@
 
 Defaults are the paper's recipes: continued pre-training (lr 1e-4, cosine, 100 warm-up steps, wd 0.01,
 128/128 tokens, task×language balancing over the 7 covered keys; images at the model's own size, 224 px for the
-paper's models) and the generalist fine-tune (lr 5e-5, wd 0.05, 768 px, uniform over 11 keys). Everything can be overridden from YAML or flags
-(`HfArgumentParser`).
+paper's models) and the generalist fine-tune (lr 5e-5, wd 0.05, 768 px, uniform over 11 keys). Everything can be
+overridden from YAML or flags (`HfArgumentParser`).
 """
 
 from __future__ import annotations

@@ -184,7 +184,8 @@ def per_sample_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean token cross-entropy per sample over positions with `labels != -100` (nats/token), shape `(batch,)`.
 
     `logits` (batch, seq, vocab) must already be aligned with `labels` (batch, seq), as in seq2seq models whose decoder
-    inputs are the right-shifted labels. Per-sample means, not a token-weighted batch mean, match the paper's eval CE. Computed in float32 so half-precision logits do not lose the small differences being measured.
+    inputs are the right-shifted labels. Per-sample means, not a token-weighted batch mean, match the paper's eval CE.
+    Computed in float32 so half-precision logits do not lose the small differences being measured.
     """
     import torch
     import torch.nn.functional as F

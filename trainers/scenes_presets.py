@@ -5,10 +5,11 @@ both start from scratch and use small BPE tokenizers trained on the corpus text 
 is `florenz-nano` (the real Gemma-3 270M decoder and its tokenizer) and `scenes-nano-scratch` its randomly
 initialised twin (same shapes, same Gemma tokenizer): the pair spans the "initial multilinguality" axis T.
 
-Vision: 96 px images by default (`SCENES_IMAGE_SIZE`; a run's `image_size` replaces it) and a DaViT whose last stage keeps stride 1 (strides 4·2·2·1 = 16) → a 6×6 grid, 37 image
-tokens, so that shape recognition is not the bottleneck. No pretrained vision tower exists
-offline: with `vision_pretraining_steps` (as the experiment plans set it) each preset's DaViT + projector is first
-pretrained on scene attributes and then frozen as in the paper, otherwise it trains with the rest (`train_vision`).
+Vision: 96 px images by default (`SCENES_IMAGE_SIZE`; a run's `image_size` replaces it) and a DaViT whose last
+stage keeps stride 1 (strides 4·2·2·1 = 16) → a 6×6 grid, 37 image tokens, so that shape recognition is not the
+bottleneck. No pretrained vision tower exists offline: with `vision_pretraining_steps` (as the experiment plans set
+it) each preset's DaViT + projector is first pretrained on scene attributes and then frozen as in the paper,
+otherwise it trains with the rest (`train_vision`).
 Decoders trained from scratch train everything else (freeze policy "all"); the pretrained nano decoder keeps the
 paper's policy (only cross-attention, gates, their norms and the embeddings learn inside Gemma).
 
