@@ -23,6 +23,7 @@ from modeling_florenz.processing_florenz import (
     florenz_image_processor,
 )
 
+from .model_card import base_models, build_model_card
 from .model_folder import check_image_size, write_model_folder
 from .tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 
@@ -95,4 +96,18 @@ def build_model_and_processor(
 
 def init_checkpoint(preset: str, out: str | os.PathLike, seed: int = 0, image_size: int | None = None) -> Path:
     image_size = image_size or default_image_size(preset)
-    return write_model_folder(out, image_size, lambda: build_model_and_processor(preset, seed, image_size))[0]
+    if preset == "florenz-nano":
+        summary = (
+            f"`florenz model init florenz-nano` (seed {seed}): the real Gemma-3 270M decoder (from the bundled "
+            "Q4_K_M GGUF) with randomly initialised vision tower, encoder and cross-attention; not trained."
+        )
+    else:
+        summary = f"`florenz model init {preset}` (seed {seed}): random weights for tests and plumbing; not trained."
+    return write_model_folder(
+        out,
+        image_size,
+        lambda: build_model_and_processor(preset, seed, image_size),
+        lambda: build_model_card(
+            model_id=str(out), summary=summary, preset=preset, base_model=base_models(preset=preset)
+        ),
+    )[0]

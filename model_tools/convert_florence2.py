@@ -622,6 +622,8 @@ def convert_florence2(
 ) -> tuple[Path, list[int]]:
     """Write a Florenz 0.4B/1.0B-style folder (model + processor) from a Florence-2 checkpoint; returns the folder and
     the Gemma ids that matched no BART piece."""
+    from .model_card import base_models, build_model_card
+
     path, unmatched = write_model_folder(
         out,
         image_size,
@@ -632,6 +634,13 @@ def convert_florence2(
             image_size=image_size,
             text_vocab_size=text_vocab_size,
             seed=seed,
+        ),
+        lambda unmatched: build_model_card(
+            model_id=str(out),
+            summary=f"Converted from the Florence-2 checkpoint `{Path(florence2_dir).name}`: its BART decoder "
+            f"re-targeted to the Gemma vocabulary of `{Path(gemma_tokenizer_dir).name}` ({len(unmatched)} Gemma ids "
+            "matched no BART piece and start from the mean embedding); not trained after conversion.",
+            base_model=base_models(florence2_dir),
         ),
     )
     return path, unmatched

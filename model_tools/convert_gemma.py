@@ -188,7 +188,16 @@ def convert_gemma_decoder(
         text_config = gemma_text_config(config, decoder)
         return build_florenz_with_gemma_decoder(florence2, text_config, gemma_state, tokenizer, image_size, seed)
 
-    return write_model_folder(out, image_size, build)[0]
+    from .model_card import base_models, build_model_card
+
+    parts = "the Gemma-3 decoder" if decoder == "gemma3_text" else "the decoder"
+    card = lambda: build_model_card(
+        model_id=str(out),
+        summary=f"Converted from `{Path(florence2_dir).name}` (vision tower, projector, encoder) and {parts} "
+        f"`{Path(gemma).name}` with new gated cross-attention; not trained after conversion.",
+        base_model=base_models(florence2_dir, gemma),
+    )
+    return write_model_folder(out, image_size, build, card)[0]
 
 
 __all__ = [

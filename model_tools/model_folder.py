@@ -10,7 +10,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import ModelCard
+
 from dataset_builder.atomic import atomic_path
+
+from .model_card import write_model_card
+
+# What the README's generate calls use; saved in every model folder's generation_config.json, so that a bare
+# `generate()` and the image-text-to-text pipeline decode the way the model is documented (not 21 greedy tokens).
+GENERATION_DEFAULTS = {"num_beams": 4, "max_new_tokens": 32, "early_stopping": True}
+
+
+def set_generation_defaults(model) -> None:
+    """Write `GENERATION_DEFAULTS` into the model's generation config (token ids stay as the model set them)."""
+    model.generation_config.update(**GENERATION_DEFAULTS)
 
 
 def check_output_folder(out: str | os.PathLike) -> Path:
@@ -26,18 +39,28 @@ def check_image_size(image_size: int) -> None:
         raise ValueError(f"image_size must be an int >= 32 (the DaViT backbone's total stride), got {image_size!r}")
 
 
-def save_model_and_processor(model, processor, out: str | os.PathLike) -> Path:
-    """Save both into `out` atomically: written to a hidden sibling folder, then renamed into place."""
+def save_model_and_processor(model, processor, out: str | os.PathLike, card: ModelCard | None = None) -> Path:
+    """Save both (with the generation defaults) and the model card into `out` atomically: written to a hidden sibling
+    folder, then renamed into place."""
     out = check_output_folder(out)
     with atomic_path(out) as tmp:
+        set_generation_defaults(model)
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
+        if card is not None:
+            write_model_card(tmp, card)
     return out
 
 
-def write_model_folder(out: str | os.PathLike, image_size: int, build: Callable[[], tuple[Any, ...]]) -> tuple:
-    """Check `out` and `image_size`, then `build()` → (model, processor, *extra) and save; returns (out, *extra)."""
+def write_model_folder(
+    out: str | os.PathLike,
+    image_size: int,
+    build: Callable[[], tuple[Any, ...]],
+    card: Callable[..., ModelCard],
+) -> tuple:
+    """Check `out` and `image_size`, then `build()` → (model, processor, *extra) and save with the card
+    `card(*extra)`; returns (out, *extra)."""
     check_output_folder(out)
     check_image_size(image_size)
     model, processor, *extra = build()
-    return save_model_and_processor(model, processor, out), *extra
+    return save_model_and_processor(model, processor, out, card(*extra)), *extra
