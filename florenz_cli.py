@@ -16,7 +16,6 @@ _COMMAND_MODULES = (
     "dataset_builder.cli",
     "trainers.cli",
     "spaces_demo.cli",
-    "trainers.downstream_cli",
 )
 
 

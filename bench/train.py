@@ -1,7 +1,7 @@
 """Training throughput on CPU: samples/s, data vs compute share of a step, MFU, and 1 vs 2 processes.
 
 Usage: python bench/train.py [--presets scenes-xl scenes-nano] [--steps 6] [--batch 32]
-Targets (issue 4): data < 5% of step time; MFU >= 25% of a matmul peak measured here; 2 processes >= 1.6x one.
+Targets: data < 5% of step time; MFU >= 25% of a matmul peak measured here; 2 processes >= 1.6x one.
 MFU counts 3 x forward FLOPs per sample (forward + backward) against the fp32 matmul peak of all threads.
 """
 
@@ -70,7 +70,7 @@ def step_split(preset: str, steps: int, batch: int, tokenizer_dir: str) -> dict[
             lengths.append((inputs["input_ids"].shape[1], inputs["labels"].shape[1]))
     encoder_len = round(sum(e for e, _ in lengths) / len(lengths))
     decoder_len = round(sum(d for _, d in lengths) / len(lengths))
-    flops = forward_flops_per_sample(model, encoder_len, decoder_len, SCENES_IMAGE_SIZE)
+    flops = forward_flops_per_sample(model, encoder_len, decoder_len, processor.image_size)
     samples_per_s = steps * batch / (data_time + compute_time)
     return {
         "samples_per_s": samples_per_s,

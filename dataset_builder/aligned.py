@@ -1,6 +1,6 @@
 """The paper's real-data pipeline: image–caption corpus + text-only En→X corpus → image-aligned Florenz release.
 
-Florenz pre-training pairs every translation with an image (reference §4.1, §9.7): English captions are machine
+Florenz pre-training pairs every translation with an image: English captions are machine
 translated to German (an off-the-shelf MT model), and text-only parallel pairs (the CCMatrix shape) are attached to
 images by retrieval. The paper's models, k and thresholds are not public, so every piece here is pluggable:
 
@@ -29,8 +29,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from modeling_florenz.processing_florenz import SOURCE_LANGUAGE, TRANSLATION_TARGETS
+
+from .atomic import write_text_atomic
 from .release import ensure_writable, write_release
 
+# The NLLB-200 code of each of the model's languages (`LANGUAGES`).
 NLLB_CODES = {
     "en": "eng_Latn",
     "de": "deu_Latn",
@@ -168,7 +172,7 @@ class Translator:
     """Batched En→X translation with a transformers seq2seq model (NLLB, M2M100, Marian…).
 
     Multilingual models name languages by NLLB codes (``deu_Latn``); when the tokenizer knows the code it becomes the
-    forced first decoder token, as in the paper's fine-tuning data pipeline (reference §7). Single-pair models (Marian)
+    forced first decoder token, as in the paper's fine-tuning data pipeline. Single-pair models (Marian)
     simply ignore the target language.
     """
 
@@ -181,7 +185,7 @@ class Translator:
         self.max_new_tokens = max_new_tokens
         self.num_beams = num_beams
         if hasattr(tokenizer, "src_lang"):
-            tokenizer.src_lang = NLLB_CODES["en"]
+            tokenizer.src_lang = NLLB_CODES[SOURCE_LANGUAGE]
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> Translator:
@@ -237,7 +241,7 @@ class SentenceEmbedder:
 
 
 class ClipEmbedder:
-    """CLIP-style dual encoder for image↔sentence retrieval (the paper's "CLIP-based alignment", reference §4.1)."""
+    """CLIP-style dual encoder for image↔sentence retrieval (the paper's "CLIP-based alignment")."""
 
     def __init__(self, model, tokenizer, image_processor, *, batch_size: int = 32) -> None:
         self.model = model.eval()
@@ -443,7 +447,7 @@ def build_aligned_release(
     Rows are ``train`` only (real-data evaluation sets are separate releases). ``parameters`` describe the inputs and
     models and pin the resume: an existing checkpoint/manifest from other parameters is refused.
     """
-    allowed = [language for language in NLLB_CODES if language != "en"]
+    allowed = TRANSLATION_TARGETS
     targets = set(parallel) | ({caption_translation_language} if caption_translation_language else set())
     unknown = sorted(targets - set(allowed))
     if unknown:
@@ -477,9 +481,7 @@ def build_aligned_release(
             (image_dir / name).write_bytes(data)
             image_paths.append(name)
         state = {"parameters": parameters, "images": image_paths, "entries": entries, "report": report}
-        tmp = checkpoint.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, checkpoint)
+        write_text_atomic(checkpoint, json.dumps(state, ensure_ascii=False))
 
     by_key: dict[str, list[dict]] = {}
     for item in entries:
@@ -510,7 +512,5 @@ def build_aligned_release(
         rows_per_shard=rows_per_shard,
     )
     report = {**report, "rows": {key: len(items) for key, items in sorted(by_key.items())}}
-    tmp = out / f".{REPORT_NAME}.tmp"
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out / REPORT_NAME)
+    write_text_atomic(out / REPORT_NAME, json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return report

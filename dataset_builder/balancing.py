@@ -1,7 +1,7 @@
 """Task×language balanced sampling, globally exact.
 
-The paper's loader (reference §4.5) keeps a greedy deficit counter *per dataloader worker*, so with 15 workers × 8 ranks
-the mixture is only approximately balanced (§9.18). Here one deterministic global schedule decides the key of every
+The paper's loader keeps a greedy deficit counter *per dataloader worker*, so with 15 workers × 8 ranks the mixture
+is only approximately balanced. Here one deterministic global schedule decides the key of every
 position of the stream; workers and ranks take disjoint strided slices of that same schedule, so the balance holds for
 the union of everything that was consumed, whatever the number of workers or ranks.
 
@@ -23,11 +23,14 @@ from fractions import Fraction
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-LANGUAGES = ("en", "de", "fr", "es", "ru", "zh")
-TRANSLATION_TARGETS = ("de", "fr", "es", "ru", "zh")
+from modeling_florenz.processing_florenz import LANGUAGES, TRANSLATION_TARGETS
 
+# Caption languages covered in pre-training: the others appear only as translation targets (incomplete coverage).
+PRETRAIN_CAPTION_LANGUAGES = ("en", "de")
 # The paper's `task-lang-balancing` keys (captions only in en/de; translations En→X).
-PRETRAIN_KEYS = ("caption-en", "caption-de") + tuple(f"translation-{lang}" for lang in TRANSLATION_TARGETS)
+PRETRAIN_KEYS = tuple(f"caption-{lang}" for lang in PRETRAIN_CAPTION_LANGUAGES) + tuple(
+    f"translation-{lang}" for lang in TRANSLATION_TARGETS
+)
 # The paper's `generalist_finetune` keys: captions in all six languages plus the five translation directions.
 GENERALIST_FINETUNE_KEYS = tuple(f"caption-{lang}" for lang in LANGUAGES) + tuple(
     f"translation-{lang}" for lang in TRANSLATION_TARGETS
@@ -161,19 +164,3 @@ class BalancedSampler(IterableDataset):
         if self.num_samples is None:
             raise TypeError("an endless BalancedSampler has no length")
         return len(range(self.rank, self.num_samples, self.world_size))
-
-
-class BalancedDataset(BalancedSampler):
-    """A `BalancedSampler` that yields the rows themselves: ``sources[key][index]`` (e.g. one `datasets.Dataset` per key)."""
-
-    def __init__(self, sources: Mapping[str, Sequence], shares: Mapping[str, float] | None = None, **kwargs) -> None:
-        shares = shares if shares is not None else uniform_shares(list(sources))
-        unknown = sorted(set(shares) - set(sources))
-        if unknown:
-            raise ValueError(f"shares name keys without a source: {unknown}; sources: {sorted(sources)}")
-        super().__init__(shares, sizes={key: len(sources[key]) for key in shares}, **kwargs)
-        self.sources = sources
-
-    def __iter__(self) -> Iterator:
-        for key, index in super().__iter__():
-            yield self.sources[key][index]

@@ -85,15 +85,17 @@ def summary_line(folder: str | Path, summary: dict) -> str:
 
 
 def _parallel_arguments(values: list[str]) -> dict[str, Path]:
-    from .aligned import NLLB_CODES
+    from modeling_florenz.processing_florenz import TRANSLATION_TARGETS
 
     parallel = {}
     for value in values:
         language, sep, path = value.partition("=")
         if not sep or not path:
             raise ValueError(f"--parallel takes LANG=PATH (e.g. fr=en-fr.tsv), got {value!r}")
-        if language not in NLLB_CODES or language == "en":
-            raise ValueError(f"unknown target language {language!r} in --parallel; allowed: de, fr, es, ru, zh")
+        if language not in TRANSLATION_TARGETS:
+            raise ValueError(
+                f"unknown target language {language!r} in --parallel; allowed: {', '.join(TRANSLATION_TARGETS)}"
+            )
         if not Path(path).is_file():
             raise FileNotFoundError(f"parallel corpus {path!r} not found")
         parallel[language] = Path(path)
@@ -118,13 +120,16 @@ def _input_identity(path: str | Path) -> dict:
 
 
 def _build_aligned(args: argparse.Namespace) -> int:
-    from .aligned import NLLB_CODES, read_captions
+    from modeling_florenz.processing_florenz import TRANSLATION_TARGETS
+
+    from .aligned import read_captions
     from .release import ensure_writable
 
     parallel_paths = _parallel_arguments(args.parallel or [])
-    if args.caption_translation_language and args.caption_translation_language not in set(NLLB_CODES) - {"en"}:
+    if args.caption_translation_language and args.caption_translation_language not in TRANSLATION_TARGETS:
         raise ValueError(
-            f"unknown --caption-translation-language {args.caption_translation_language!r}; allowed: de, fr, es, ru, zh"
+            f"unknown --caption-translation-language {args.caption_translation_language!r}; "
+            f"allowed: {', '.join(TRANSLATION_TARGETS)}"
         )
     for path in args.captions:
         if not Path(path).exists():

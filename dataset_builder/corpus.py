@@ -22,13 +22,14 @@ from dataclasses import dataclass, replace
 from importlib import import_module
 from typing import Any
 
-from modeling_florenz.processing_florenz import LANGUAGES, add_language_prefix, build_prompt
+from modeling_florenz.processing_florenz import LANGUAGES, TRANSLATION_TARGETS, add_language_prefix, build_prompt
 
+from .balancing import PRETRAIN_CAPTION_LANGUAGES
 from .scenes import COLOURS, SHAPES, SIZES, Group, Scene, groups, relation, render, salient_object, sample_scene
 
 SPLITS = ("train", "test", "heldout")
-CAPTION_LANGS = tuple(LANGUAGES)  # en, de, fr, es, ru, zh
-TRANSLATION_LANGS = tuple(lang for lang in LANGUAGES if lang != "en")  # the source is always English
+CAPTION_LANGS = tuple(LANGUAGES)
+TRANSLATION_LANGS = TRANSLATION_TARGETS
 DISAMBIGUATION_LANGS = ("fr", "de", "es", "ru")  # zh has no gendered pronoun, en is the source
 GRAMMARS = {lang: import_module(f"{__package__}.grammar_{lang}") for lang in LANGUAGES}
 # Scenes-CoMMuTE contrasts masculine with feminine nouns: the neuter "Es ist klein." / "Оно маленькое." is also the
@@ -54,8 +55,8 @@ class ScenesConfig:
 
     seed: int = 0
     image_size: int = 128
-    caption_langs: tuple[str, ...] = ("en", "de")
-    translation_langs: tuple[str, ...] = ("de", "fr", "es", "ru", "zh")
+    caption_langs: tuple[str, ...] = PRETRAIN_CAPTION_LANGUAGES
+    translation_langs: tuple[str, ...] = TRANSLATION_TARGETS
     alignment_noise: float = 0.0
     underspecification: float = 0.3
     max_objects: int = 4

@@ -1,6 +1,6 @@
 """Release layout: a folder that *is* a Hub dataset repo (Parquet shards + README `configs:` + dataset card).
 
-datasets ≥ 4 loads no scripts (stack-notes §4), so the release is plain Parquet under
+datasets ≥ 4 loads no dataset scripts, so the release is plain Parquet under
 ``data/<config>/<split>-XXXXX-of-YYYYY.parquet`` with `Image` features embedded, one config per task×language key
 (``caption-fr``, ``translation-zh``, ``disambiguation-de``…) and a mixed ``pretrain`` config whose data files are the
 covered keys' shards (no duplicated bytes). ``load_dataset(folder, "caption-fr")`` works offline.
@@ -34,6 +34,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Features, Image, Value
+
+from .atomic import atomic_path, write_text_atomic
 
 FEATURES = Features(
     {
@@ -86,10 +88,7 @@ def _write_shard(path: Path, rows: list[Mapping]) -> dict:
         for row in rows
     ]
     table = pa.Table.from_pylist(encoded, schema=FEATURES.arrow_schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="snappy")
         record = {
             "num_rows": table.num_rows,
@@ -97,18 +96,7 @@ def _write_shard(path: Path, rows: list[Mapping]) -> dict:
             "sha256": _sha256(Path(tmp)),
             "arrow_bytes": table.nbytes,
         }
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
     return record
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def ensure_writable(out_dir: str | os.PathLike, argument: str = "output folder") -> Path:
@@ -257,11 +245,11 @@ def _write_placeholder_card(out: Path, configs: Sequence[str], done: int, total:
     from huggingface_hub import DatasetCardData
 
     card = DatasetCardData(configs=yaml_configs).to_yaml()
-    _write_text_atomic(out / "README.md", f"---\n{card}\n---\n\n# Unfinished release\n\n{message}.\n")
+    write_text_atomic(out / "README.md", f"---\n{card}\n---\n\n# Unfinished release\n\n{message}.\n")
 
 
 def _write_manifest(out: Path, manifest: Mapping) -> None:
-    _write_text_atomic(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    write_text_atomic(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def _key_language(key: str) -> str:
@@ -310,7 +298,7 @@ def _configs_yaml(plan: Mapping[tuple[str, str], int], mixture_keys: Sequence[st
 
 def coverage_matrix(config_splits: Mapping[str, Sequence[str]]) -> str:
     """Markdown task × language table: `train+eval`, `train only`, `eval only` or `—` per cell (incomplete coverage)."""
-    from .balancing import LANGUAGES
+    from modeling_florenz.processing_florenz import LANGUAGES
 
     tasks = sorted({key.rsplit("-", 1)[0] for key in config_splits if key != MIXTURE_CONFIG})
     lines = ["| task | " + " | ".join(LANGUAGES) + " |", "|---|" + "---|" * len(LANGUAGES)]
@@ -430,7 +418,7 @@ def _dataset_card(
 {description}
 
 Load one task×language table with `load_dataset(path, "caption-fr")`, or the pre-training mixture with
-`load_dataset(path, "{MIXTURE_CONFIG}")` and sample it with `dataset_builder.balancing.BalancedDataset`.
+`load_dataset(path, "{MIXTURE_CONFIG}")`; `trainers.data.ReleaseStream` samples the per-key tables balanced.
 Columns: `image`, `task`, `language`, `prompt` (encoder prompt), `source` (English source of translations),
 `target`, `scene` (scene graph JSON, Scenes only), `target_incorrect` (disambiguation rows only); a column that
 does not apply to a row is null. `florenz data verify DIR` checks every shard against `{MANIFEST_NAME}` (row counts and
@@ -544,7 +532,7 @@ def write_release(
         rows_per_shard=rows_per_shard,
         sections=card_sections(out) if card_sections else "",
     )
-    _write_text_atomic(out / "README.md", card)
+    write_text_atomic(out / "README.md", card)
     return dict(plan)
 
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
-from huggingface_hub import ModelCard
 
 from modeling_florenz.configuration_florenz import FLORENZ_PRESETS, FlorenzConfig
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
@@ -27,11 +24,18 @@ from modeling_florenz.processing_florenz import (
     florenz_image_processor,
 )
 
-from .model_card import base_models, build_model_card, write_model_card
+from .model_card import base_models, build_model_card
+from .model_folder import check_image_size, write_model_folder
 from .tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 
 INITIALISABLE_PRESETS = ("tiny-bart", "tiny-gemma2", "tiny-gemma3", "florenz-nano")
-DEFAULT_IMAGE_SIZE = {"florenz-nano": 224}
+_DEFAULT_IMAGE_SIZE = {"florenz-nano": 224}
+
+
+def default_image_size(preset: str) -> int:
+    """The image side an initialisable preset's processor gets unless one is asked for (64 px for the tiny ones)."""
+    return _DEFAULT_IMAGE_SIZE.get(preset, 64)
+
 
 # A few sentences per language, so that tiny tokenizers cover every script the processor may meet.
 SAMPLE_SENTENCES = {
@@ -85,9 +89,8 @@ def build_model_and_processor(
     if preset not in INITIALISABLE_PRESETS:
         hint = " (paper presets come from `florenz model convert`)" if preset in FLORENZ_PRESETS else ""
         raise ValueError(f"cannot initialise preset {preset!r}{hint}; allowed: {list(INITIALISABLE_PRESETS)}")
-    image_size = image_size or DEFAULT_IMAGE_SIZE.get(preset, 64)
-    if image_size < 32:
-        raise ValueError(f"image_size must be at least 32 (the backbone's total stride), got {image_size}")
+    image_size = image_size or default_image_size(preset)
+    check_image_size(image_size)
     texts = builtin_texts()
     encoder_vocab = FLORENZ_PRESETS[preset]["encoder"]["vocab_size"]
     encoder_tokenizer = train_encoder_tokenizer(texts, vocab_size=encoder_vocab)
@@ -106,43 +109,8 @@ def build_model_and_processor(
     return model, limit_prompts(model, processor)
 
 
-# What the README's generate calls use; saved in every model folder's generation_config.json, so that a bare
-# `generate()` and the image-text-to-text pipeline decode the way the model is documented (not 21 greedy tokens).
-GENERATION_DEFAULTS = {"num_beams": 4, "max_new_tokens": 32, "early_stopping": True}
-
-
-def set_generation_defaults(model) -> None:
-    """Write `GENERATION_DEFAULTS` into the model's generation config (token ids stay as the model set them)."""
-    model.generation_config.update(**GENERATION_DEFAULTS)
-
-
-def save_model_and_processor(model, processor, out: str | os.PathLike, card: ModelCard) -> Path:
-    """Save both and the model card into `out` atomically (a sibling temp folder, then renamed), with the generation
-    defaults."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
-    try:
-        set_generation_defaults(model)
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        write_model_card(tmp, card)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
 def init_checkpoint(preset: str, out: str | os.PathLike, seed: int = 0, image_size: int | None = None) -> Path:
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
-    model, processor = build_model_and_processor(preset, seed=seed, image_size=image_size)
+    image_size = image_size or default_image_size(preset)
     if preset == "florenz-nano":
         summary = (
             f"`florenz model init florenz-nano` (seed {seed}): the real Gemma-3 270M decoder (from the bundled "
@@ -150,5 +118,11 @@ def init_checkpoint(preset: str, out: str | os.PathLike, seed: int = 0, image_si
         )
     else:
         summary = f"`florenz model init {preset}` (seed {seed}): random weights for tests and plumbing; not trained."
-    card = build_model_card(model_id=str(out), summary=summary, preset=preset, base_model=base_models(preset=preset))
-    return save_model_and_processor(model, processor, out, card)
+    return write_model_folder(
+        out,
+        image_size,
+        lambda: build_model_and_processor(preset, seed, image_size),
+        lambda: build_model_card(
+            model_id=str(out), summary=summary, preset=preset, base_model=base_models(preset=preset)
+        ),
+    )[0]

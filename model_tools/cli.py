@@ -85,23 +85,14 @@ def _convert_florence2(args: argparse.Namespace) -> int:
     return 0
 
 
-def _convert_florence_gemma2(args: argparse.Namespace) -> int:
-    from .convert_gemma import convert_florence_gemma2
+def _convert_gemma(args: argparse.Namespace) -> int:
+    from .convert_gemma import GEMMA_DECODER_TYPES, convert_gemma_decoder
 
-    folder = convert_florence_gemma2(
-        args.florence2, args.gemma2, args.out, layout=args.layout, image_size=args.image_size, seed=args.seed
+    gemma = args.gemma2 if args.decoder == "gemma2" else args.gemma3
+    folder = convert_gemma_decoder(
+        args.florence2, gemma, args.out, args.decoder, layout=args.layout, image_size=args.image_size, seed=args.seed
     )
-    print(f"wrote Florenz (Gemma-2 decoder) to {folder}")
-    return 0
-
-
-def _convert_nano(args: argparse.Namespace) -> int:
-    from .convert_gemma import convert_nano
-
-    folder = convert_nano(
-        args.florence2, args.gemma3, args.out, layout=args.layout, image_size=args.image_size, seed=args.seed
-    )
-    print(f"wrote Florenz (Gemma-3 decoder) to {folder}")
+    print(f"wrote Florenz ({GEMMA_DECODER_TYPES[args.decoder]} decoder) to {folder}")
     return 0
 
 
@@ -139,14 +130,14 @@ def _register_convert(commands: argparse._SubParsersAction) -> None:
     gemma2.add_argument(
         "--gemma2", required=True, help="Gemma-2 causal-LM folder (config.json, safetensors, tokenizer)"
     )
-    gemma2.set_defaults(func=_convert_florence_gemma2)
+    gemma2.set_defaults(func=_convert_gemma, decoder="gemma2")
 
     nano = sources.add_parser("nano", help="Florence-2-shaped encoder + Gemma-3 text decoder → nano")
     common(nano)
     nano.add_argument(
         "--gemma3", required=True, help="Gemma-3 folder, .gguf file, or 'bundled' (the packaged 270M GGUF)"
     )
-    nano.set_defaults(func=_convert_nano)
+    nano.set_defaults(func=_convert_gemma, decoder="gemma3_text")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

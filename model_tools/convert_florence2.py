@@ -3,9 +3,9 @@
 Not Hub remote code. Two source layouts exist: the transformers-native one (`florence-community/Florence-2-*`, keys
 `model.vision_tower.*`, `model.language_model.*`) and Microsoft's remote-code one (`microsoft/Florence-2-*`, keys
 `vision_tower.*`, `language_model.model.*`, a raw transposed `image_projection`, config fields `dim_embed`,
-`visual_temporal_embedding`, `image_pos_embed`). Both are renamed to the native layout first (stack notes §1), then to
-Florenz names; the decoder embedding is rebuilt over the Gemma vocabulary by averaging each Gemma token's BART-piece
-embeddings (reference §1.6). Everything reads local folders (safetensors only); nothing touches the network.
+`visual_temporal_embedding`, `image_pos_embed`). Both are renamed to the native layout first, then to Florenz names;
+the decoder embedding is rebuilt over the Gemma vocabulary by averaging each Gemma token's BART-piece embeddings, as
+the paper's conversion does. Everything reads local folders (safetensors only); nothing touches the network.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from typing import Any
 
 import torch
 
+from modeling_florenz.configuration_florenz import VISION_PREFIXES
+
+from .model_folder import write_model_folder
+
 logger = logging.getLogger(__name__)
 
 FLORENCE2_LAYOUTS = ("auto", "native", "original")
@@ -27,7 +31,7 @@ DEFAULT_IMAGE_SIZE = 768
 ENCODER_VOCAB_MULTIPLE = 128
 # ... and gives the Gemma-vocabulary decoder 1024 spare rows (256000 → 257024), left at their random init.
 EXTRA_DECODER_ROWS = 1024
-# The only image-token recipe Florenz implements (reference §1.2).
+# The only image-token recipe Florenz implements (Florence-2's: spatial then temporal average pooling).
 _IMAGE_FEATURE_SOURCE = ["spatial_avg_pool", "temporal_avg_pool"]
 
 # (original remote-code key template, transformers-native key template). `{tail}` matches any dotted rest, every other
@@ -146,7 +150,6 @@ def _template_regex(template: str) -> re.Pattern:
 
 
 _ORIGINAL_PATTERNS = [(_template_regex(o), n, (o, n) in _TRANSPOSED_KEYS) for o, n in _FLORENCE2_KEY_TEMPLATES]
-_NATIVE_PATTERNS = [(_template_regex(n), o, (o, n) in _TRANSPOSED_KEYS) for o, n in _FLORENCE2_KEY_TEMPLATES]
 
 
 def _rename(state_dict: dict[str, torch.Tensor], patterns, dropped: tuple[str, ...], source: str) -> dict:
@@ -171,11 +174,6 @@ def florence2_original_to_native(state_dict: dict[str, torch.Tensor]) -> dict[st
     return _rename(state_dict, _ORIGINAL_PATTERNS, _DROPPED_ORIGINAL_KEYS, "original-layout")
 
 
-def florence2_native_to_original(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Inverse of `florence2_original_to_native` (without the dropped bias): writes the remote-code layout."""
-    return _rename(state_dict, _NATIVE_PATTERNS, (), "native-layout")
-
-
 def florence2_native_to_florenz(
     state_dict: dict[str, torch.Tensor], include_decoder: bool = True
 ) -> dict[str, torch.Tensor]:
@@ -195,7 +193,7 @@ def florence2_native_to_florenz(
     for key, tensor in state_dict.items():
         if key in _NATIVE_EMBEDDING_KEYS:
             continue
-        if key.startswith(("model.vision_tower.", "model.multi_modal_projector.")):
+        if key.startswith(VISION_PREFIXES):
             converted[key] = tensor
         elif key.startswith("model.language_model.encoder."):
             converted["model.encoder." + key.removeprefix("model.language_model.encoder.")] = tensor
@@ -282,7 +280,7 @@ def florence2_towers(config: dict[str, Any], layout: str) -> tuple[dict[str, Any
 
 
 def decoder_token_ids(tokenizer) -> dict[str, int]:
-    """pad/eos/bos ids of the Gemma-side tokenizer; the decoder starts with `<eos>` (reference §1.5)."""
+    """pad/eos/bos ids of the Gemma-side tokenizer; the decoder starts with `<eos>`, as in the paper's models."""
     ids = {
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": tokenizer.eos_token_id,
@@ -299,7 +297,7 @@ def _round_up(value: int, multiple: int) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Vocabulary remap (reference §1.6)
+# Vocabulary remap: Gemma token → mean of its BART-piece embeddings
 # --------------------------------------------------------------------------------------------------------------------
 
 
@@ -626,39 +624,28 @@ def convert_florence2(
 ) -> tuple[Path, list[int]]:
     """Write a Florenz 0.4B/1.0B-style folder (model + processor) from a Florence-2 checkpoint; returns the folder and
     the Gemma ids that matched no BART piece."""
-    from .checkpoint_init import save_model_and_processor
     from .model_card import base_models, build_model_card
 
-    check_output_folder(out)
-    check_image_size(image_size)
-    model, processor, unmatched = build_florenz_from_florence2(
-        florence2_dir,
-        gemma_tokenizer_dir,
-        layout=layout,
-        image_size=image_size,
-        text_vocab_size=text_vocab_size,
-        seed=seed,
+    path, unmatched = write_model_folder(
+        out,
+        image_size,
+        lambda: build_florenz_from_florence2(
+            florence2_dir,
+            gemma_tokenizer_dir,
+            layout,
+            image_size=image_size,
+            text_vocab_size=text_vocab_size,
+            seed=seed,
+        ),
+        lambda unmatched: build_model_card(
+            model_id=str(out),
+            summary=f"Converted from the Florence-2 checkpoint `{Path(florence2_dir).name}`: its BART decoder "
+            f"re-targeted to the Gemma vocabulary of `{Path(gemma_tokenizer_dir).name}` ({len(unmatched)} Gemma ids "
+            "matched no BART piece and start from the mean embedding); not trained after conversion.",
+            base_model=base_models(florence2_dir),
+        ),
     )
-    card = build_model_card(
-        model_id=str(out),
-        summary=f"Converted from the Florence-2 checkpoint `{Path(florence2_dir).name}`: its BART decoder re-targeted to "
-        f"the Gemma vocabulary of `{Path(gemma_tokenizer_dir).name}` ({len(unmatched)} Gemma ids matched no BART "
-        "piece and start from the mean embedding); not trained after conversion.",
-        base_model=base_models(florence2_dir),
-    )
-    return save_model_and_processor(model, processor, out, card), unmatched
-
-
-def check_image_size(image_size: int) -> None:
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
-        raise ValueError(f"image_size must be an int >= 32 (the DaViT backbone's total stride), got {image_size!r}")
-
-
-def check_output_folder(out: str | os.PathLike) -> None:
-    """Fail before any weight is read when the output folder would be refused by `save_model_and_processor`."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
+    return path, unmatched
 
 
 __all__ = [
@@ -668,7 +655,6 @@ __all__ = [
     "convert_florence2",
     "detect_florence2_layout",
     "florence2_native_to_florenz",
-    "florence2_native_to_original",
     "florence2_original_config_to_native",
     "florence2_original_to_native",
     "match_vocabularies",

@@ -2,9 +2,9 @@
 
 Not Hub remote code. Florence-2-large + Gemma-2-2B/9B give the 3.5B/11.2B models; a Florence-2-shaped encoder +
 Gemma-3 (a safetensors folder, a GGUF file, or the bundled 270M GGUF) gives nano. Gemma weights are a prefix rename
-(`model.*` → `model.decoder.*`, stack notes §2); only the inserted cross-attention is new: its norms are copied from
+(`model.*` → `model.decoder.*`); only the inserted cross-attention is new: its norms are copied from
 each layer's `post_attention_layernorm` and its gates start at 0, so the decoder computes exactly what the source Gemma
-computed (reference §1.4). The Florence-2 decoder, `lm_head` and shared embedding are dropped.
+computed. The Florence-2 decoder, `lm_head` and shared embedding are dropped.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import torch
 from .convert_florence2 import (
     DEFAULT_IMAGE_SIZE,
     Florence2Source,
-    check_image_size,
-    check_output_folder,
     decoder_token_ids,
     florence2_native_to_florenz,
     load_into,
@@ -29,6 +27,7 @@ from .convert_florence2 import (
     require_tokenizer_files,
     safetensors_keys,
 )
+from .model_folder import write_model_folder
 
 GEMMA_DECODER_TYPES = {"gemma2": "Gemma-2", "gemma3_text": "Gemma-3"}
 BUNDLED_GEMMA3 = "bundled"
@@ -97,40 +96,32 @@ class GemmaFolderSource:
         return load_safetensors(self.folder), load_tokenizer(self.folder)
 
 
-def load_gemma3_gguf(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor], Any]:
-    """(config dict, fp32 state dict, tokenizer) of a Gemma-3 GGUF file, dequantised by transformers (stack notes §9)."""
-    from transformers import AutoTokenizer, Gemma3ForCausalLM
-
-    path = Path(path)
-    model = Gemma3ForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    tokenizer.padding_side = "right"
+def _causal_lm_parts(model, tokenizer) -> tuple[dict[str, Any], dict[str, torch.Tensor], Any]:
     return model.config.to_dict(), model.state_dict(), tokenizer
 
 
-def _gemma3_loader(gemma3: str | os.PathLike):
-    """Validate the `--gemma3` argument cheaply and return a function that loads (config, state, tokenizer)."""
-    if str(gemma3) == BUNDLED_GEMMA3:
-        from .gemma3_gguf import load_gemma3_270m, load_gemma3_tokenizer
+def _gemma_loader(gemma: str | os.PathLike, decoder: str):
+    """Validate the Gemma source cheaply and return a function that loads (config, state, tokenizer).
 
-        def bundled():
-            model = load_gemma3_270m()
-            return model.config.to_dict(), model.state_dict(), load_gemma3_tokenizer()
+    Any decoder comes from a safetensors folder; Gemma-3 also from a `.gguf` file or the bundled 270M GGUF.
+    """
+    from .gemma3_gguf import load_gemma3_270m, load_gemma3_tokenizer, load_gguf_causal_lm
 
-        return bundled
-    path = Path(gemma3)
+    if decoder not in GEMMA_DECODER_TYPES:
+        raise ValueError(f"unknown Gemma decoder {decoder!r}; allowed: {list(GEMMA_DECODER_TYPES)}")
+    gguf_allowed = decoder == "gemma3_text"
+    allowed = f"a .gguf file, a safetensors folder or {BUNDLED_GEMMA3!r}" if gguf_allowed else "a safetensors folder"
+    path = Path(gemma)
+    if gguf_allowed and str(gemma) == BUNDLED_GEMMA3:
+        return lambda: _causal_lm_parts(load_gemma3_270m(), load_gemma3_tokenizer())
     if path.is_file():
-        if path.suffix != ".gguf":
-            raise ValueError(
-                f"--gemma3 file {path} is not a .gguf file; allowed: a .gguf file, a folder or {BUNDLED_GEMMA3!r}"
-            )
-        return lambda: load_gemma3_gguf(path)
+        if not gguf_allowed or path.suffix != ".gguf":
+            raise ValueError(f"{GEMMA_DECODER_TYPES[decoder]} source {path} is not a .gguf file; allowed: {allowed}")
+        return lambda: _causal_lm_parts(*load_gguf_causal_lm(path))
     if path.is_dir():
-        source = GemmaFolderSource(path, "gemma3_text")
+        source = GemmaFolderSource(path, decoder)
         return lambda: (source.text, *source.load())
-    raise ValueError(
-        f"--gemma3 {gemma3} does not exist; allowed: a .gguf file, a safetensors folder or {BUNDLED_GEMMA3!r}"
-    )
+    raise ValueError(f"{GEMMA_DECODER_TYPES[decoder]} source {gemma} does not exist; allowed: {allowed}")
 
 
 def build_florenz_with_gemma_decoder(
@@ -178,69 +169,43 @@ def build_florenz_with_gemma_decoder(
     return model, processor
 
 
-def convert_florence_gemma2(
+def convert_gemma_decoder(
     florence2_dir: str | os.PathLike,
-    gemma2_dir: str | os.PathLike,
+    gemma: str | os.PathLike,
     out: str | os.PathLike,
+    decoder: str = "gemma2",
     layout: str = "auto",
     image_size: int = DEFAULT_IMAGE_SIZE,
     seed: int = 0,
 ) -> Path:
-    """Florence-2(-large) + Gemma-2(-2B/9B) folders → a Florenz 3.5B/11.2B-style folder (model + processor)."""
-    from .checkpoint_init import save_model_and_processor
+    """Florence-2 encoder side + a pretrained Gemma decoder → a Florenz folder (model + processor).
+
+    `decoder="gemma2"`: Florence-2-large + Gemma-2-2B/9B folders give the 3.5B/11.2B models. `decoder="gemma3_text"`:
+    a Florence-2-shaped encoder + a Gemma-3 text decoder (folder, `.gguf` file or "bundled" 270M) gives nano.
+    """
+
+    def build():
+        florence2 = Florence2Source(florence2_dir, layout)
+        config, gemma_state, tokenizer = _gemma_loader(gemma, decoder)()
+        text_config = gemma_text_config(config, decoder)
+        return build_florenz_with_gemma_decoder(florence2, text_config, gemma_state, tokenizer, image_size, seed)
+
     from .model_card import base_models, build_model_card
 
-    check_output_folder(out)
-    check_image_size(image_size)
-    florence2 = Florence2Source(florence2_dir, layout)
-    gemma = GemmaFolderSource(gemma2_dir, "gemma2")
-    gemma_state, tokenizer = gemma.load()
-    model, processor = build_florenz_with_gemma_decoder(florence2, gemma.text, gemma_state, tokenizer, image_size, seed)
-    card = build_model_card(
+    parts = "the Gemma-3 decoder" if decoder == "gemma3_text" else "the decoder"
+    card = lambda: build_model_card(
         model_id=str(out),
-        summary=f"Converted from `{Path(florence2_dir).name}` (vision tower, projector, encoder) and "
-        f"`{Path(gemma2_dir).name}` (decoder) with new gated cross-attention; not trained after conversion.",
-        base_model=base_models(florence2_dir, gemma2_dir),
+        summary=f"Converted from `{Path(florence2_dir).name}` (vision tower, projector, encoder) and {parts} "
+        f"`{Path(gemma).name}` with new gated cross-attention; not trained after conversion.",
+        base_model=base_models(florence2_dir, gemma),
     )
-    return save_model_and_processor(model, processor, out, card)
-
-
-def convert_nano(
-    florence2_dir: str | os.PathLike,
-    gemma3: str | os.PathLike,
-    out: str | os.PathLike,
-    layout: str = "auto",
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    seed: int = 0,
-) -> Path:
-    """Florence-2-shaped encoder + Gemma-3 text decoder (folder, `.gguf` file or "bundled" 270M) → nano-style folder."""
-    from .checkpoint_init import save_model_and_processor
-    from .model_card import base_models, build_model_card
-
-    check_output_folder(out)
-    check_image_size(image_size)
-    florence2 = Florence2Source(florence2_dir, layout)
-    load = _gemma3_loader(gemma3)
-    config, gemma_state, tokenizer = load()
-    text_config = gemma_text_config(config, "gemma3_text")
-    model, processor = build_florenz_with_gemma_decoder(
-        florence2, text_config, gemma_state, tokenizer, image_size, seed
-    )
-    card = build_model_card(
-        model_id=str(out),
-        summary=f"Converted from `{Path(florence2_dir).name}` (vision tower, projector, encoder) and the Gemma-3 "
-        f"decoder `{Path(gemma3).name}` with new gated cross-attention; not trained after conversion.",
-        base_model=base_models(florence2_dir, gemma3),
-    )
-    return save_model_and_processor(model, processor, out, card)
+    return write_model_folder(out, image_size, build, card)[0]
 
 
 __all__ = [
     "BUNDLED_GEMMA3",
     "build_florenz_with_gemma_decoder",
-    "convert_florence_gemma2",
-    "convert_nano",
+    "convert_gemma_decoder",
     "gemma2_to_florenz_decoder",
     "gemma_text_config",
-    "load_gemma3_gguf",
 ]

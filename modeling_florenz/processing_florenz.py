@@ -24,6 +24,7 @@ from transformers import BatchFeature
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from transformers.processing_utils import ProcessorMixin
 
+# The one table of languages, tasks and prefixes: the corpus, its grammars, balancing, metrics and reports import it.
 LANGUAGES = {
     "en": "English",
     "de": "German",
@@ -32,6 +33,8 @@ LANGUAGES = {
     "ru": "Russian",
     "zh": "simplified Chinese",
 }
+SOURCE_LANGUAGE = "en"  # every translation is from English
+TRANSLATION_TARGETS = tuple(code for code in LANGUAGES if code != SOURCE_LANGUAGE)
 TASKS = ("caption", "detailed_caption", "more_detailed_caption", "translate")
 CAPTION_TASKS = ("caption", "detailed_caption", "more_detailed_caption")
 TASK_PROMPTS = {

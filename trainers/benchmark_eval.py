@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -22,7 +21,10 @@ from typing import Any
 
 import torch
 
+from dataset_builder.atomic import write_text_atomic
+from dataset_builder.balancing import PRETRAIN_CAPTION_LANGUAGES
 from dataset_builder.benchmarks import BENCHMARKS, coco_karpathy, commute, multi30k, xm3600
+from modeling_florenz.processing_florenz import LANGUAGES
 
 from .benchmark_metrics import (
     cider_d,
@@ -41,13 +43,13 @@ TABLE_SPLITS = {
     "test_2017_mscoco": "COCO",
 }
 MULTI30K_MEAN_SPLITS = ("test_2016_flickr", "test_2017_flickr", "test_2017_mscoco")  # 2018 is not in the paper's mean
-SEEN_CAPTION_LANGUAGES = ("en", "de")
-UNSEEN_CAPTION_LANGUAGES = ("fr", "es", "ru", "zh")
+SEEN_CAPTION_LANGUAGES = PRETRAIN_CAPTION_LANGUAGES
+UNSEEN_CAPTION_LANGUAGES = tuple(lang for lang in LANGUAGES if lang not in SEEN_CAPTION_LANGUAGES)
 DEFAULT_LANGUAGES = {
     "multi30k-translation": ("de", "fr"),
     "multi30k-caption": ("en", "de"),
     "commute": ("de", "fr", "ru", "zh"),
-    "xm3600": ("en", "de", "fr", "es", "ru", "zh"),
+    "xm3600": tuple(LANGUAGES),
     "coco-karpathy": ("en",),
 }
 
@@ -185,13 +187,6 @@ def _copy_tasks(
     return tasks
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def read_predictions(path: Path) -> dict[tuple[str, str], dict]:
     """{(task, id): record}; a half-written last line (a killed run) is ignored and later overwritten."""
     records: dict[tuple[str, str], dict] = {}
@@ -216,7 +211,7 @@ class PredictionLog:
             lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
             valid = [line for line in lines if line.endswith("\n") and _is_json(line)]
             if len(valid) != len(lines):
-                _write_atomic(path, "".join(valid))
+                write_text_atomic(path, "".join(valid))
 
     def add(self, records: Iterable[dict]) -> None:
         with self.path.open("a", encoding="utf-8") as handle:
@@ -405,7 +400,7 @@ def evaluate_benchmarks(
                 f"{out} holds predictions made with other settings ({previous}); use a new --out or the same settings"
             )
     else:
-        _write_atomic(settings_path, json.dumps(settings, indent=2))
+        write_text_atomic(settings_path, json.dumps(settings, indent=2))
     if comet_checkpoint is None:
         notes.append("COMET not computed: pass --comet-checkpoint PATH/checkpoints/model.ckpt (e.g. wmt22-comet-da)")
     runner = BenchmarkRunner(model_dir, batch_size, num_beams, max_new_tokens)
@@ -424,8 +419,8 @@ def evaluate_benchmarks(
         "notes": notes,
         "wall_seconds": time.perf_counter() - started,
     }
-    _write_atomic(out / "results.json", json.dumps(payload, indent=2, ensure_ascii=False))
-    _write_atomic(out / "results.md", downstream_table(payload))
+    write_text_atomic(out / "results.json", json.dumps(payload, indent=2, ensure_ascii=False))
+    write_text_atomic(out / "results.md", downstream_table(payload))
     return payload
 
 

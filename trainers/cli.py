@@ -1,8 +1,28 @@
-"""`florenz train`, `florenz sweep`, `florenz fit`, `florenz experiment` sub-commands."""
+"""The trainers package's only CLI module: `florenz train`, `sweep`, `fit`, `experiment`, `evaluate` (downstream
+benchmarks, the paper's Table 4) and `finetune` (generalist fine-tune)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
+
+from dataset_builder.benchmarks import BENCHMARKS
+
+
+def _training_config(config_class: type, args: argparse.Namespace):
+    """`config_class` from `--config FILE.yaml` or from the training flags (`HfArgumentParser`), not both."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(config_class)
+    if args.config:
+        if args.overrides:
+            raise ValueError("give either --config FILE.yaml or training flags, not both")
+        (config,) = parser.parse_yaml_file(args.config)
+    else:
+        (config,) = parser.parse_args_into_dataclasses(args=args.overrides)
+    return config
+
 
 TRAIN_DESCRIPTION = (
     "Train a Florenz model. Every field of FlorenzPretrainConfig / FlorenzSFTConfig (transformers "
@@ -116,6 +136,39 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _summary_line(name: str, entry: dict) -> str:
+    parts = [name]
+    for law, keys in (
+        ("compute_law", ("alpha1",)),
+        ("factor_law", ("beta1", "beta2", "beta3")),
+        ("chinchilla", ("alpha", "beta")),
+    ):
+        fields = entry.get(law, {})
+        values = [f"{key}={fields[key]:.3f}" for key in keys if isinstance(fields.get(key), float)]
+        parts.append(f"{law}: {' '.join(values) if values else fields.get('note', 'n/a')}")
+    return " | ".join(parts)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .fit import run_fit
+
+    where = {}
+    for item in args.where or []:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            raise ValueError(f"--where {item!r}; expected COLUMN=VALUE")
+        where[column] = value
+    path = run_fit(args.runs, args.out, n_bootstrap=args.bootstrap, seed=args.seed, where=where)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    for name, entry in document.items():
+        if isinstance(entry, dict) and name != "meta":
+            print(_summary_line(name, entry))
+    for name, location in document["meta"]["plots"].items():
+        print(f"{name}: {path.parent / location if (path.parent / location).is_file() else location}")
+    print(f"wrote {path}")
+    return 0
+
+
 def _experiment(args: argparse.Namespace) -> int:
     from .experiment import run_experiment, run_lr_sweep
 
@@ -124,6 +177,107 @@ def _experiment(args: argparse.Namespace) -> int:
     report = run_experiment(args.preset, args.out, num_threads=args.threads)
     print(f"report: {report}")
     return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .benchmark_eval import evaluate_benchmarks
+
+    benchmarks = list(BENCHMARKS) if "all" in args.benchmark else args.benchmark
+    started = time.perf_counter()
+    evaluate_benchmarks(
+        args.model,
+        args.data_root,
+        args.out,
+        benchmarks=benchmarks,
+        splits=args.split,
+        languages=args.languages,
+        prefix=args.prefix,
+        batch_size=args.batch_size,
+        num_beams=args.num_beams,
+        max_new_tokens=args.max_new_tokens,
+        limit=args.limit,
+        comet_checkpoint=args.comet_checkpoint,
+        copies=dict(args.hub_copy or []),
+    )
+    print(f"results: {args.out}/results.md and results.json ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from .config import FlorenzSFTConfig
+    from .finetune import finetune
+
+    config = _training_config(FlorenzSFTConfig, args)
+    final = finetune(config, args.data_root, args.translated_captions)
+    print(f"saved fine-tuned model to {final}")
+    return 0
+
+
+def _copy(text: str) -> tuple[str, str]:
+    benchmark, sep, source = text.partition("=")
+    if not sep or benchmark not in BENCHMARKS or not source:
+        raise argparse.ArgumentTypeError(
+            f"expected BENCHMARK=PATH_OR_REPO with BENCHMARK in {BENCHMARKS}, got {text!r}"
+        )
+    return benchmark, source
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _register_downstream(subparsers: argparse._SubParsersAction) -> None:
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="downstream benchmarks (Multi30K, CoMMuTE, XM3600, COCO Karpathy) → results.json/.md, predictions.jsonl",
+    )
+    evaluate.add_argument("--model", required=True, help="a saved Florenz model folder")
+    evaluate.add_argument("--benchmark", nargs="+", choices=(*BENCHMARKS, "all"), default=["all"])
+    evaluate.add_argument(
+        "--data-root",
+        required=True,
+        help="folder with multi30k/, CoMMuTE/, xm3600/, coco/ in the official layouts (or `florenz data "
+        "export-benchmarks` output)",
+    )
+    evaluate.add_argument("--split", nargs="+", help="e.g. test_2016_flickr test_2017_mscoco (default: all present)")
+    evaluate.add_argument("--languages", nargs="+", help="restrict languages (default: the paper's per benchmark)")
+    evaluate.add_argument(
+        "--prefix",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also decode XM3600 with the decoder language prefix (zero-shot protocol); --no-prefix skips it",
+    )
+    evaluate.add_argument("--batch-size", type=_positive, default=8)
+    evaluate.add_argument("--num-beams", type=_positive, default=4)
+    evaluate.add_argument("--max-new-tokens", type=_positive, default=128)
+    evaluate.add_argument("--limit", type=_positive, help="first N items of every task (quick looks)")
+    evaluate.add_argument(
+        "--hub-copy",
+        nargs="+",
+        type=_copy,
+        metavar="BENCHMARK=SOURCE",
+        help="read a benchmark from your parquet copy (local folder or cached Hub dataset repo) with the loaders' "
+        "columns (id, image, task, language, split, source, references; CoMMuTE also correct, incorrect)",
+    )
+    evaluate.add_argument("--comet-checkpoint", help="local COMET model.ckpt (e.g. wmt22-comet-da); none is downloaded")
+    evaluate.add_argument("--out", required=True, help="output folder; re-run with the same flags to resume")
+    evaluate.set_defaults(func=_evaluate)
+
+    finetune = subparsers.add_parser(
+        "finetune",
+        help="generalist fine-tune on Multi30K/COCO Karpathy train files and translated captions",
+        description="Fine-tune a saved model (--model DIR --output_dir DIR --seen_samples N …: the fields of "
+        "FlorenzSFTConfig) on the training splits found under --data-root; resumes from output_dir.",
+    )
+    finetune.add_argument("--data-root", help="folder with multi30k/ and/or coco/ (train splits only are read)")
+    finetune.add_argument(
+        "--translated-captions", nargs="*", default=[], help="jsonl/parquet files: image, language, target[, source]"
+    )
+    finetune.add_argument("--config", help="YAML file with the FlorenzSFTConfig fields")
+    finetune.set_defaults(func=_finetune, accepts_extra_flags=True, overrides=[])
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -183,6 +337,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     experiment.set_defaults(func=_experiment)
 
-    from .fit_cli import register as register_fit
+    fit = subparsers.add_parser(
+        "fit",
+        help="fit scaling laws to a sweep's runs.csv (fit.json + plots)",
+        description="Fit the compute law, the factor law (P, S, T) and the Chinchilla form to each CE group of a "
+        "runs.csv written by `florenz sweep`; writes fit.json, compute_law.png, params_law.png and emergence.png.",
+    )
+    fit.add_argument("runs", metavar="RUNS.csv")
+    fit.add_argument("--out", required=True, help="output folder (created if missing)")
+    fit.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the Chinchilla CIs")
+    fit.add_argument(
+        "--where", action="append", metavar="COLUMN=VALUE", help="fit only these runs, e.g. experiment=grid; repeat"
+    )
+    fit.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
+    fit.set_defaults(func=_fit)
 
-    register_fit(subparsers)
+    _register_downstream(subparsers)

@@ -1,4 +1,4 @@
-"""Compute bookkeeping for the scaling study: C = S · F · (1 + P_t / P) (reference §6.1).
+"""Compute bookkeeping for the scaling study: C = S · F · (1 + P_t / P), the paper's compute.
 
 F is the forward FLOPs of one sample at the training lengths and image size, measured with
 `torch.utils.flop_counter` (real FLOPs, i.e. 2 per multiply-add; upstream's fvcore counted MACs). The factor

@@ -1,9 +1,9 @@
 """TRL-style configs for Florenz seq2seq training: a dataclass on top of `Seq2SeqTrainingArguments`.
 
-Defaults are the paper's recipes (reference §5): continued pre-training (lr 1e-4, cosine, 100 warm-up steps but at
-most 10% of the run, wd 0.01, 224 px, 128/128 tokens, task×language balancing over the 7 covered keys) and the
-generalist fine-tune (lr 5e-5, wd 0.05, 768 px, uniform over 11 keys). Everything can be overridden from YAML or flags
-(`HfArgumentParser`).
+Defaults are the paper's recipes: continued pre-training (lr 1e-4, cosine, 100 warm-up steps but at most 10% of
+the run, wd 0.01, 128/128 tokens, task×language balancing over the 7 covered keys; images at the model's own size,
+224 px for the paper's models) and the generalist fine-tune (lr 5e-5, wd 0.05, 768 px, uniform over 11 keys).
+Everything can be overridden from YAML or flags (`HfArgumentParser`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 
 from transformers import Seq2SeqTrainingArguments
 
-FREEZE_POLICIES = ("paper", "all")
+from dataset_builder.balancing import PRETRAIN_CAPTION_LANGUAGES
+from modeling_florenz.modeling_florenz import FREEZE_POLICIES
+from modeling_florenz.processing_florenz import LANGUAGES, TRANSLATION_TARGETS
+
 BALANCING = ("pretrain", "generalist")
 PAPER_WARMUP_STEPS = 100
 WARMUP_CAP = 0.1  # share of a run that the default warm-up may take
@@ -30,10 +33,20 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
     seen_samples: int = field(default=2048, metadata={"help": "Training samples S; max_steps = S / global batch."})
     max_encoder_length: int = field(default=128, metadata={"help": "Prompt tokens after the image tokens."})
     max_decoder_length: int = field(default=128, metadata={"help": "Target tokens incl. <bos>/<eos>."})
-    image_size: int = field(default=224, metadata={"help": "Processor image size in pixels (square resize)."})
+    image_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Image side in px, for the processor, the length check, FLOPs and Scenes rendering alike. "
+            "Default: the model's own (Scenes presets 96, tiny presets 64, florenz-nano 224, a folder's processor)."
+        },
+    )
     balancing: str = field(default="pretrain", metadata={"help": f"Task×language mix, one of {BALANCING}."})
-    caption_langs: str = field(default="en,de", metadata={"help": "Scenes: caption languages in training."})
-    translation_langs: str = field(default="de,fr,es,ru,zh", metadata={"help": "Scenes: translation targets."})
+    caption_langs: str = field(
+        default=",".join(PRETRAIN_CAPTION_LANGUAGES), metadata={"help": "Scenes: caption languages in training."}
+    )
+    translation_langs: str = field(
+        default=",".join(TRANSLATION_TARGETS), metadata={"help": "Scenes: translation targets."}
+    )
     num_eval: int = field(default=64, metadata={"help": "Rows per eval set for in-training CE."})
     freeze_policy: str = field(default="paper", metadata={"help": f"One of {FREEZE_POLICIES} (vision frozen)."})
     vision_pretraining_steps: int = field(
@@ -98,6 +111,8 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
             "gradient_accumulation_steps",
         ):
             value = getattr(self, name)
+            if name == "image_size" and value is None:  # None: the model's own size
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"--{name} must be a positive integer, got {value!r}")
         scaled_warmup = self.warmup_steps is None
@@ -127,9 +142,9 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
 class FlorenzSFTConfig(FlorenzPretrainConfig):
     """Generalist fine-tuning: uniform over the 11 task×language keys, higher resolution."""
 
-    image_size: int = 768
+    image_size: int | None = 768
     balancing: str = "generalist"
-    caption_langs: str = "en,de,fr,es,ru,zh"
+    caption_langs: str = ",".join(LANGUAGES)
     learning_rate: float = 5e-5
     weight_decay: float = 0.05
     per_device_train_batch_size: int = 32

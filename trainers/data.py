@@ -50,6 +50,9 @@ class ReleaseStream(Dataset):
         shares: Mapping[str, float] | None = None,
     ) -> None:
         shares = shares or uniform_shares(list(sources))
+        unknown = sorted(set(shares) - set(sources))
+        if unknown:
+            raise ValueError(f"shares name keys without a source: {unknown}; sources: {sorted(sources)}")
         self.sources = sources
         self.items = balanced_items(shares, num_samples, seed, sizes={key: len(sources[key]) for key in shares})
 

@@ -1,7 +1,7 @@
 """End-of-run evaluation for the scaling study: CE per eval set and group, grounding gap, emergence, translation BLEU,
 disambiguation.
 
-Groups (reference §4.4, with our coverage): `seen_caption` = captions in covered languages, `unseen_caption` =
+Groups (the paper's, with this corpus's coverage): `seen_caption` = captions in covered languages, `unseen_caption` =
 captions in translation-only languages, `translation` = all translation sets. Every CE is a mean over samples of the
 per-sample mean token CE (nats/token), as upstream's eval_loss.py. Generation scores are corpus-level per language
 (one BLEU / CIDEr / language share over all generated rows of that language); group values are their means over
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .metrics import bleu, cider, contrastive_accuracy, language_share
+from .runs_table import CAPTION_GROUPS, CE_GROUPS, ce_column, gap_column
 from .trainer import FlorenzSeq2SeqTrainer, split_eval_sets
 
 
@@ -108,18 +109,18 @@ def evaluate_run(
     generate=False skips the generation metrics (captions and translations), the costly part on CPU.
     """
     groups = split_eval_sets(list(eval_sets), caption_langs)
-    ce_sets = {name: eval_sets[name] for g in ("seen_caption", "unseen_caption", "translation") for name in groups[g]}
+    ce_sets = {name: eval_sets[name] for group in CE_GROUPS for name in groups[group]}
     ce = trainer.cross_entropy(ce_sets)
     row: dict[str, float] = {f"ce_{name}": value for name, value in ce.items()}
     _group_means(row, ce, groups, "")
 
     # Grounding control: the same captions scored with another sample's image. Seen: does captioning use the
     # picture at all; unseen: did captioning transfer to the new language, not only the language itself.
-    for group in ("seen_caption", "unseen_caption"):
+    for group in CAPTION_GROUPS:
         if groups[group]:
             shuffled = trainer.cross_entropy({n: eval_sets[n] for n in groups[group]}, shuffle_images=True)
-            row[f"ce_{group}_shuffled"] = float(np.mean(list(shuffled.values())))
-            row[f"ce_gap_{group.removesuffix('_caption')}"] = row[f"ce_{group}_shuffled"] - row[f"ce_{group}"]
+            row[f"{ce_column(group)}_shuffled"] = float(np.mean(list(shuffled.values())))
+            row[gap_column(group)] = row[f"{ce_column(group)}_shuffled"] - row[ce_column(group)]
 
     if heldout_sets:
         held_groups = split_eval_sets(list(heldout_sets), caption_langs)

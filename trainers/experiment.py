@@ -19,10 +19,11 @@ from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import build_scenes_release, ensure_writable
 
 from .export import export_best_model
-from .fit_cli import run_fit
+from .fit import run_fit
 from .report import GRID_EXPERIMENT as GRID
 from .report import write_report
-from .sweep import RUNS_CSV, run_sweep
+from .runs_table import RUNS_CSV
+from .sweep import run_sweep
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,8 @@ class ExperimentPlan:
     lm_pretraining_steps: int = 0
 
 
-# One object per scene, short captions: with two objects and detailed captions no CPU-sized model looked at the image
-# within 16k samples (shuffled-image CE gap 0), so the unseen-language numbers would have measured language only.
+# One object per scene, short captions: small models learn to look at the image within a CPU budget (see the measured
+# runs in docs/architecture.md), so the unseen-language numbers measure captioning rather than language alone.
 _SINGLE_OBJECT_SCENES = {"image_size": 96, "max_objects": 1, "detailed_share": 0.0, "multi_sentence_share": 0.0}
 
 PLANS: dict[str, ExperimentPlan] = {
@@ -69,9 +70,8 @@ PLANS: dict[str, ExperimentPlan] = {
         presets=("scenes-xs", "scenes-s", "scenes-m", "scenes-l"),
         samples=(4096, 8192, 16384, 32768),
         seeds=(0, 1),
-        # Looking at the image switches on after a number of optimizer steps, not samples: at 32k samples scenes-l
-        # grounded in 1 of 2 seeds with batches of 32 (1,024 steps) and in 2 of 2 with batches of 16 (2,048 steps,
-        # training loss left its 1.1 plateau after ~300-400 steps); on CPU a step of 16 costs ~0.56 of a step of 32.
+        # Grounding switches on after a number of optimizer steps rather than samples: batches of 16 give the largest
+        # size twice the steps of batches of 32 at the same budget (docs/architecture.md has the measured runs).
         batch_size=16,
         t_presets=("scenes-nano", "scenes-nano-scratch"),
         t_samples=128,

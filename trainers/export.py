@@ -19,9 +19,8 @@ from dataset_builder.release import MANIFEST_NAME
 from model_tools.model_card import base_models, build_model_card, card_metadata, write_model_card
 
 from .run import FINAL_DIR
-from .runs_table import read_runs
+from .runs_table import RUNS_CSV, read_runs
 from .scaling_laws import GAP_COLUMNS, GROUNDED_GAP
-from .sweep import RUNS_CSV
 
 BEST_MODEL_DIR = "best-model"
 
@@ -54,7 +53,7 @@ def export_best_model(out: str | os.PathLike) -> Path:
     The folder is assembled next to its destination and swapped in, so a re-run replaces it whole.
     """
     out = Path(out)
-    row, grounded = select_best_run(read_runs(out / RUNS_CSV))
+    row, grounded = select_best_run(read_runs(out / RUNS_CSV, as_text=True).to_dict("records"))
     source = out / "runs" / row["run_id"] / FINAL_DIR
     if not (source / "config.json").exists():
         raise FileNotFoundError(f"the best run's model folder {source} is missing (config.json not found)")

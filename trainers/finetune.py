@@ -162,8 +162,8 @@ def finetune(
     config: FlorenzSFTConfig, data_root: str | Path | None, translated_captions: Sequence[str | Path] = ()
 ) -> Path:
     """Fine-tune `config.model` (a saved model folder), resuming from `output_dir`'s last checkpoint; → final folder."""
-    from model_tools.checkpoint_init import set_generation_defaults
     from model_tools.model_card import write_model_card
+    from model_tools.model_folder import set_generation_defaults
     from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
     from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
 
@@ -181,9 +181,11 @@ def finetune(
     processor = FlorenzProcessor.from_pretrained(config.model, trust_remote_code=True)
     # The fine-tune runs at its own resolution (the paper: 768 px after 224 px pre-training).
     processor = FlorenzProcessor(
-        florenz_image_processor(config.image_size), processor.tokenizer, processor.encoder_tokenizer
+        florenz_image_processor(config.image_size or processor.image_size),
+        processor.tokenizer,
+        processor.encoder_tokenizer,
     )
-    check_lengths(model, config)
+    check_lengths(model, config, processor.image_size)
     model.apply_freeze_policy(config.freeze_policy)
     shares = {key: share for key, share in uniform_shares(GENERALIST_FINETUNE_KEYS).items() if key in sources}
     stream = ReleaseStream(sources, config.seen_samples, seed=config.seed, shares=shares)

@@ -12,10 +12,10 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from modeling_florenz.processing_florenz import LANGUAGES
+
 if TYPE_CHECKING:
     import torch
-
-LANGUAGES = ("en", "de", "fr", "es", "zh", "ru")
 
 # CJK ideographs (+ extension A and compatibility ideographs); Chinese captions are scored per character.
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -71,7 +71,7 @@ _LEXICON = {language: frozenset(words.split()) for language, words in _LEXICON_W
 
 def _check_language(language: str) -> None:
     if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
+        raise ValueError(f"language must be one of {list(LANGUAGES)}, got {language!r}")
 
 
 def _check_same_length(hyps: Sequence, refs: Sequence) -> None:
@@ -95,7 +95,7 @@ def bleu(hyps: Sequence[str], refs: Sequence[str] | Sequence[Sequence[str]], lan
 
     `refs` holds one reference per hypothesis (`list[str]`) or several per hypothesis (`list[list[str]]`, counts may
     vary). sacrebleu wants reference *streams* (stream k = the k-th reference of every hypothesis), so the per-hypothesis
-    lists are transposed here; passing them untransposed was the caption-BLEU bug of the paper code (reference §9.9).
+    lists are transposed here; passing them untransposed was the caption-BLEU bug of the paper's code.
     """
     import sacrebleu
 
@@ -197,8 +197,8 @@ def per_sample_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean token cross-entropy per sample over positions with `labels != -100` (nats/token), shape `(batch,)`.
 
     `logits` (batch, seq, vocab) must already be aligned with `labels` (batch, seq), as in seq2seq models whose decoder
-    inputs are the right-shifted labels. Per-sample means, not a token-weighted batch mean, match the paper's eval CE
-    (reference §6.1). Computed in float32 so half-precision logits do not lose the small differences being measured.
+    inputs are the right-shifted labels. Per-sample means, not a token-weighted batch mean, match the paper's eval CE.
+    Computed in float32 so half-precision logits do not lose the small differences being measured.
     """
     import torch
     import torch.nn.functional as F

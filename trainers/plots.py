@@ -7,11 +7,12 @@ global pyplot backend of the caller.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from dataset_builder.atomic import atomic_path
 
 from .scaling_laws import GROUPS, ScalingFit, pareto_frontier
 
@@ -30,15 +31,8 @@ _INIT_STYLE = {1.0: ("o", "scratch"), 2.0: ("s", "pretrained")}
 
 
 def _save(figure, path: Path) -> None:
-    """Atomic PNG write (temp file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 # Emergence metrics and their valid ranges: error bars are clipped to them (no negative BLEU or share).

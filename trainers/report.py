@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-# Florenz v1 Tables 2-3 (paper-and-peers §2): compute-law exponents and factor-law exponents (log10 space).
+from dataset_builder.atomic import write_text_atomic
+
+from .runs_table import CE_GROUPS, RUNS_CSV, read_runs
+
+# Compute-law exponents of the Florenz paper (v1, Table 2; log10 space).
 PAPER_ALPHA1 = {"unseen_caption": -0.15, "translation": -0.18, "seen_caption": -0.15}
 PAPER_BETA = {"unseen_caption": (-0.16, -0.04), "translation": (-0.15, -0.19), "seen_caption": (-0.13, -0.15)}
 GROUPS = ("seen_caption", "unseen_caption", "translation")
@@ -80,7 +83,7 @@ def laws_table(fit: dict[str, Any]) -> str:
         "| group | law | C | estimate [95% OLS CI] [95% seed-bootstrap CI] | n | r² | paper |",
         "|---|---|---|---|---|---|---|",
     ]
-    for group in GROUPS:
+    for group in CE_GROUPS:
         entry = fit.get(group, {})
         for law, label in (("compute_law", "paper C = S·F·(1+P_t/P)"), ("compute_law_all_compute", "all compute")):
             compute = entry.get(law)
@@ -326,7 +329,7 @@ def lr_sweep_table(out: Path) -> str:
 
 def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], wall_seconds: float) -> Path:
     out = Path(out)
-    runs = pd.read_csv(out / "runs.csv")
+    runs = read_runs(out / RUNS_CSV)
     experiment = runs["experiment"] if "experiment" in runs else pd.Series([GRID_EXPERIMENT] * len(runs))
     grid, nano = runs[experiment == GRID_EXPERIMENT], runs[experiment != GRID_EXPERIMENT]
     if "lm_languages" in grid and (grid["lm_languages"] > 0).any():  # T levels get rows of their own in every table
@@ -386,9 +389,4 @@ def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], w
             shape_comparison(grid, fit) if len(grid) else "No grid runs.",
         ]
     )
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".report-", suffix=".md")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-    path = out / "report.md"
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(out / "report.md", text + "\n")

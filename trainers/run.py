@@ -5,6 +5,7 @@ Used by `florenz train` and by every point of `florenz sweep`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -18,28 +19,48 @@ from dataset_builder.release import MANIFEST_NAME, check_release
 from model_tools.checkpoint_init import (
     INITIALISABLE_PRESETS,
     build_model_and_processor,
+    default_image_size,
     prompt_token_budget,
-    set_generation_defaults,
 )
 from model_tools.model_card import base_models, build_model_card, write_model_card
+from model_tools.model_folder import set_generation_defaults
+from modeling_florenz.configuration_florenz import VISION_PREFIXES
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
-from modeling_florenz.processing_florenz import FlorenzProcessor
+from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
 
 from .config import FlorenzPretrainConfig
 from .data import ReleaseStream, ScenesStream, load_release_config, release_eval_sets, scenes_eval_sets
-from .scenes_presets import SCENES_PRESETS
+from .scenes_presets import SCENES_IMAGE_SIZE, SCENES_PRESETS
 from .trainer import FlorenzSeq2SeqTrainer
 
 FINAL_DIR = "final"
 
 
-def scenes_corpus_config(args: FlorenzPretrainConfig, corpus_seed: int = 0) -> ScenesConfig:
-    return ScenesConfig(
-        seed=corpus_seed,
-        image_size=args.image_size,
-        caption_langs=args.caption_languages,
-        translation_langs=args.translation_languages,
-    )
+def run_image_size(args: FlorenzPretrainConfig) -> int:
+    """The one image size of a run: `args.image_size`, else the model's own (preset default or a folder's processor)."""
+    if args.image_size:
+        return args.image_size
+    if args.model in SCENES_PRESETS:
+        return SCENES_IMAGE_SIZE
+    if args.model in INITIALISABLE_PRESETS:
+        return default_image_size(args.model)
+    if Path(args.model).is_dir():
+        return FlorenzProcessor.from_pretrained(args.model, trust_remote_code=True).image_size
+    allowed = sorted(SCENES_PRESETS) + list(INITIALISABLE_PRESETS)
+    raise ValueError(f"model {args.model!r} is neither a model folder nor a preset; presets: {allowed}")
+
+
+def scenes_corpus_config(args: FlorenzPretrainConfig, corpus: ScenesConfig | None = None) -> ScenesConfig:
+    """The run's corpus: `corpus` (a sweep plan's, whole) or the defaults with `args`' coverage; images at the
+    run's image size either way."""
+    if corpus is None:
+        corpus = ScenesConfig(caption_langs=args.caption_languages, translation_langs=args.translation_languages)
+    elif (corpus.caption_langs, corpus.translation_langs) != (args.caption_languages, args.translation_languages):
+        raise ValueError(
+            f"corpus coverage {corpus.caption_langs}/{corpus.translation_langs} differs from the run's "
+            f"caption_langs={args.caption_langs!r} / translation_langs={args.translation_langs!r}"
+        )
+    return dataclasses.replace(corpus, image_size=run_image_size(args))
 
 
 def _quote(text: str, limit: int = 200) -> str:
@@ -83,19 +104,23 @@ def check_dataset(dataset: str) -> None:
 
 
 def build_model(args: FlorenzPretrainConfig, corpus: ScenesConfig, tokenizer_dir: str | Path) -> tuple[Any, Any, str]:
-    """(model, processor, decoder_init) for a Scenes preset, an initialisable preset, or a saved folder."""
+    """(model, processor, decoder_init) for a Scenes preset, an initialisable preset, or a saved folder; the
+    processor's image size is `corpus.image_size` (the run's)."""
+    image_size = corpus.image_size
     if args.model in SCENES_PRESETS:
         from .scenes_model import build_scenes_model
 
         model, processor = build_scenes_model(args.model, corpus, tokenizer_dir, seed=args.seed)
         return model, processor, SCENES_PRESETS[args.model]["decoder_init"]
     if args.model in INITIALISABLE_PRESETS:
-        model, processor = build_model_and_processor(args.model, seed=args.seed, image_size=args.image_size)
+        model, processor = build_model_and_processor(args.model, seed=args.seed, image_size=image_size)
         return model, processor, "pretrained" if args.model == "florenz-nano" else "scratch"
     if Path(args.model).is_dir():
         check_model_folder(args.model)
         model = FlorenzForConditionalGeneration.from_pretrained(args.model, trust_remote_code=True)
         processor = FlorenzProcessor.from_pretrained(args.model, trust_remote_code=True)
+        if processor.image_size != image_size:
+            processor.image_processor = florenz_image_processor(image_size)
         return model, processor, "pretrained"
     allowed = sorted(SCENES_PRESETS) + list(INITIALISABLE_PRESETS)
     raise ValueError(f"model {args.model!r} is neither a model folder nor a preset; presets: {allowed}")
@@ -129,10 +154,10 @@ def in_training_eval_sets(args: FlorenzPretrainConfig, corpus: ScenesConfig) -> 
     return {name: rows for name, rows in sets.items() if not name.startswith("disambiguation-")}
 
 
-def check_lengths(model, args: FlorenzPretrainConfig) -> None:
+def check_lengths(model, args: FlorenzPretrainConfig, image_size: int) -> None:
     """Fail before training when image tokens + prompt or the targets exceed the learned position tables."""
     config = model.config
-    budget = prompt_token_budget(config, args.image_size)
+    budget = prompt_token_budget(config, image_size)
     if args.max_encoder_length > budget:
         raise ValueError(
             f"{config.encoder_config.max_position_embeddings - budget} image tokens + max_encoder_length="
@@ -171,11 +196,15 @@ def train(
     args: FlorenzPretrainConfig,
     eval_sets: dict[str, list[dict[str, Any]]] | None = None,
     tokenizer_dir: str | Path | None = None,
-    corpus_seed: int = 0,
+    corpus: ScenesConfig | None = None,
 ) -> tuple[FlorenzSeq2SeqTrainer, str]:
-    """Train (resuming from the last checkpoint in `args.output_dir` if any) and save to `output_dir/final`."""
+    """Train (resuming from the last checkpoint in `args.output_dir` if any) and save to `output_dir/final`.
+
+    `corpus` (a sweep plan's Scenes configuration) is used whole: training rows, eval rows, tokenizer training and
+    vision pretraining all see the same corpus.
+    """
     check_dataset(args.dataset)
-    corpus = scenes_corpus_config(args, corpus_seed)
+    corpus = scenes_corpus_config(args, corpus)
     tokenizer_dir = tokenizer_dir or Path(args.output_dir) / "tokenizers"
     model, processor, decoder_init = build_model(args, corpus, tokenizer_dir)
     if args.vision_pretraining_steps:
@@ -197,7 +226,7 @@ def train(
         cache = Path(tokenizer_dir).parent / "decoder" / f"{args.model}__seed{args.seed}__lm{k}.safetensors"
         load_or_pretrain_decoder(model, processor.tokenizer, corpus, k, args.lm_pretraining_steps, cache)
         decoder_init = f"lm{k}"
-    check_lengths(model, args)
+    check_lengths(model, args, processor.image_size)
     model.apply_freeze_policy(args.freeze_policy)
     if args.vision_pretraining_steps:  # the shared tower stays frozen; the projector adapts it to this model's width
         for name, param in model.named_parameters():
@@ -205,7 +234,7 @@ def train(
                 param.requires_grad_(True)
     if args.train_vision:
         for name, param in model.named_parameters():
-            if name.startswith(("model.vision_tower.", "model.multi_modal_projector.")):
+            if name.startswith(VISION_PREFIXES):
                 param.requires_grad_(True)
     if eval_sets is None and args.eval_strategy != "no":
         eval_sets = in_training_eval_sets(args, corpus)
@@ -244,7 +273,7 @@ def training_card(
             "seen_samples": args.seen_samples,
             "batch_size": args.per_device_train_batch_size,
             "learning_rate": args.learning_rate,
-            "image_size": args.image_size,
+            "image_size": run_image_size(args),
             "seed": args.seed,
             "decoder_init": decoder_init,
         },

@@ -1,15 +1,34 @@
 """`runs.csv`: one row per finished sweep run, the hand-off between training and fitting.
 
-The file is rewritten atomically on every append (temp file + rename), so an interrupted sweep never leaves a
-half-written table; columns are the union of all rows' keys, required columns first.
+This module owns the table: its file name, the run id, the CE group and column names, the one writer and the one
+reader. The file is rewritten atomically on every append, so an interrupted sweep never leaves a half-written table;
+columns are the union of all rows' keys, required columns first.
 """
 
 from __future__ import annotations
 
-import csv
 import os
-import tempfile
 from pathlib import Path
+
+import pandas as pd
+
+from dataset_builder.atomic import write_text_atomic
+
+RUNS_CSV = "runs.csv"
+# Mean CE groups of every run: captions in covered languages, captions in translation-only languages, translations.
+CE_GROUPS = ("seen_caption", "unseen_caption", "translation")
+CAPTION_GROUPS = ("seen_caption", "unseen_caption")
+
+
+def ce_column(group: str) -> str:
+    """The column of a group's mean CE (nats/token), e.g. `ce_unseen_caption`."""
+    return f"ce_{group}"
+
+
+def gap_column(group: str) -> str:
+    """The column of a caption group's grounding gap (shuffled-image CE − CE), e.g. `ce_gap_unseen`."""
+    return f"ce_gap_{group.removesuffix('_caption')}"
+
 
 REQUIRED_COLUMNS = (
     "run_id",
@@ -22,19 +41,25 @@ REQUIRED_COLUMNS = (
     "seen_samples",
     "flops_per_sample",
     "compute",
-    "ce_seen_caption",
-    "ce_unseen_caption",
-    "ce_translation",
+    *(ce_column(group) for group in CE_GROUPS),
     "wall_seconds",
 )
 
 
-def read_runs(path: str | os.PathLike) -> list[dict[str, str]]:
+def run_id(preset: str, seen_samples: int, seed: int, learning_rate: float | None = None, lm_languages: int = 0) -> str:
+    base = f"{preset}__S{seen_samples}__seed{seed}"
+    base += f"__lm{lm_languages}" if lm_languages else ""
+    return base if learning_rate is None else f"{base}__lr{learning_rate:g}"
+
+
+def read_runs(path: str | os.PathLike, *, as_text: bool = False) -> pd.DataFrame:
+    """The table at `path` (no file: no rows). `as_text` keeps every cell as written; otherwise numbers are parsed."""
     path = Path(path)
     if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+        return pd.DataFrame(columns=list(REQUIRED_COLUMNS), dtype=str)
+    if as_text:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return pd.read_csv(path)
 
 
 def append_run(path: str | os.PathLike, row: dict[str, object]) -> None:
@@ -42,17 +67,13 @@ def append_run(path: str | os.PathLike, row: dict[str, object]) -> None:
     missing = [column for column in REQUIRED_COLUMNS if column not in row]
     if missing:
         raise ValueError(f"run row lacks required columns {missing}")
-    path = Path(path)
-    rows = [r for r in read_runs(path) if r["run_id"] != str(row["run_id"])] + [{k: str(v) for k, v in row.items()}]
-    extra = sorted({key for r in rows for key in r} - set(REQUIRED_COLUMNS))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".runs-", suffix=".csv")
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*REQUIRED_COLUMNS, *extra], restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    table = read_runs(path, as_text=True)
+    new = pd.DataFrame([{key: str(value) for key, value in row.items()}])
+    kept = table[table["run_id"] != str(row["run_id"])]
+    table = new if kept.empty else pd.concat([kept, new], ignore_index=True).fillna("")
+    extra = sorted(set(table.columns) - set(REQUIRED_COLUMNS))
+    write_text_atomic(path, table[[*REQUIRED_COLUMNS, *extra]].to_csv(index=False))
 
 
 def completed_run_ids(path: str | os.PathLike) -> set[str]:
-    return {row["run_id"] for row in read_runs(path)}
+    return set(read_runs(path, as_text=True)["run_id"])

@@ -31,14 +31,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-GROUPS: dict[str, str] = {
-    "seen_caption": "ce_seen_caption",
-    "unseen_caption": "ce_unseen_caption",
-    "translation": "ce_translation",
-}
-GAP_COLUMNS = {"seen": "ce_gap_seen", "unseen": "ce_gap_unseen"}
+from .runs_table import CE_GROUPS, ce_column, gap_column, read_runs
+
+GROUPS: dict[str, str] = {group: ce_column(group) for group in CE_GROUPS}
+GAP_COLUMNS = {"seen": gap_column("seen_caption"), "unseen": gap_column("unseen_caption")}
 # Nats/token; a descriptive line for the grounded-fraction table, never a filter for a fit. Below it the shuffled-image
-# CE differs from the right-image CE by eval-set noise: the ungrounded quick runs measured -0.006 … 0.012.
+# CE differs from the right-image CE by eval-set noise (docs/architecture.md gives the gaps measured in ungrounded runs).
 GROUNDED_GAP = 0.05
 # The columns the fit reads; the sweep writes more (see trainers/runs_table.py), all of which are kept.
 REQUIRED_COLUMNS = ("preset", "decoder_init", "seed", "params", "seen_samples", "compute", *GROUPS.values())
@@ -73,7 +71,7 @@ _CHINCHILLA_BOUNDS = [(-20.0, 10.0), (-20.0, 60.0), (-20.0, 60.0), (1e-4, 4.0), 
 
 def load_runs(path: str | os.PathLike) -> pd.DataFrame:
     """Reads and validates `runs.csv` (see `validate_runs`)."""
-    return validate_runs(pd.read_csv(path))
+    return validate_runs(read_runs(path))
 
 
 # Upper bounds far beyond any real run; larger values are typos or overflowed numbers and would overflow the fits.

@@ -14,7 +14,7 @@ from model_tools.tokenizer_training import train_decoder_tokenizer, train_encode
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
 
-from .scenes_presets import SCENES_IMAGE_SIZE, SCENES_PRESETS, scenes_config
+from .scenes_presets import SCENES_PRESETS, scenes_config
 
 ENCODER_VOCAB = 1024
 DECODER_VOCAB = 2048
@@ -26,7 +26,7 @@ def corpus_texts(config: ScenesConfig, rows_per_key: int = TOKENIZER_ROWS_PER_KE
     encoder_texts, decoder_texts = [], []
     for key in config.train_keys():
         for index in range(rows_per_key):
-            row = make_row(config, "train", key, index)
+            row = make_row(config, "train", key, index, with_image=False)
             encoder_texts.append(row["prompt"])
             decoder_texts.append(row["target"])
             if row["source"]:
@@ -48,7 +48,10 @@ def scenes_tokenizers(config: ScenesConfig, cache_dir: str | os.PathLike):
 def build_scenes_model(
     preset: str, config: ScenesConfig, tokenizer_dir: str | os.PathLike, seed: int
 ) -> tuple[FlorenzForConditionalGeneration, FlorenzProcessor]:
-    """A freshly initialised model for `preset`; `scenes-nano` loads the real Gemma-3 270M decoder."""
+    """A freshly initialised model for `preset`; `scenes-nano` loads the real Gemma-3 270M decoder.
+
+    The processor sees images at the corpus's `image_size`, the size the corpus renders them at.
+    """
     if preset not in SCENES_PRESETS:
         raise ValueError(f"unknown Scenes preset {preset!r}; allowed: {sorted(SCENES_PRESETS)}")
     spec = SCENES_PRESETS[preset]
@@ -66,5 +69,5 @@ def build_scenes_model(
         from model_tools.gemma3_gguf import load_gemma3_270m, load_gemma3_decoder_into
 
         load_gemma3_decoder_into(model, load_gemma3_270m())
-    processor = FlorenzProcessor(florenz_image_processor(SCENES_IMAGE_SIZE), decoder_tokenizer, encoder_tokenizer)
+    processor = FlorenzProcessor(florenz_image_processor(config.image_size), decoder_tokenizer, encoder_tokenizer)
     return model, limit_prompts(model, processor)

@@ -5,17 +5,17 @@ both start from scratch and use small BPE tokenizers trained on the corpus text 
 is `florenz-nano` (the real Gemma-3 270M decoder and its tokenizer) and `scenes-nano-scratch` its randomly
 initialised twin (same shapes, same Gemma tokenizer): the pair spans the "initial multilinguality" axis T.
 
-Vision: 96 px images and a DaViT whose last stage keeps stride 1 (strides 4·2·2·1 = 16) → a 6×6 grid, 37 image
-tokens, so that shape recognition is not the bottleneck (feasibility study §6.4). No pretrained vision tower exists
+Vision: 96 px images by default (`SCENES_IMAGE_SIZE`; a run's `image_size` replaces it) and a DaViT whose last stage keeps stride 1 (strides 4·2·2·1 = 16) → a 6×6 grid, 37 image
+tokens, so that shape recognition is not the bottleneck. No pretrained vision tower exists
 offline: with `vision_pretraining_steps` (as the experiment plans set it) one DaViT per seed, shared by every grid size,
 is first pretrained on scene attributes and then frozen as in the paper, and each size's projector learns with the
 captioner; otherwise the vision side trains with the rest (`train_vision`).
 Decoders trained from scratch train everything else (freeze policy "all"); the pretrained nano decoder keeps the
 paper's policy (only cross-attention, gates, their norms and the embeddings learn inside Gemma).
 
-Learning rate per size follows one rule instead of per-point tuning: lr = 1e-3 · (128 / d)^0.75, the width
-scaling that kept the prototype's largest model from looking like a size regression (feasibility §6.2: d=256 needed
-~4e-4 where d=128 was best at 1e-3); the pretrained nano decoder uses 3e-4.
+Learning rate per size follows one rule instead of per-point tuning: lr = 1e-3 · (128 / d)^0.75, a width scaling
+that keeps the widest sizes from training too hot at the small sizes' rate (docs/architecture.md lists the
+measurement behind it); the pretrained nano decoder uses 3e-4.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from modeling_florenz.configuration_florenz import FLORENZ_PRESETS, FlorenzConfig
+from modeling_florenz.configuration_florenz import ENCODER_TOKEN_IDS, FLORENZ_PRESETS, FlorenzConfig
 
 SCENES_IMAGE_SIZE = 96
 _STRIDES = [4, 2, 2, 1]
@@ -40,8 +40,11 @@ _SIZES: dict[str, dict[str, Any]] = {
     "scenes-l": {"d": 192, "enc": 3, "dec": 3, "heads": 6, "vision": SHARED_VISION},
     "scenes-xl": {"d": 256, "enc": 4, "dec": 4, "heads": 8, "vision": SHARED_VISION},
 }
-_DECODER_IDS = {"pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2, "decoder_start_token_id": 1}
 _NO_DROPOUT = {"dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0}
+# Decoder kinds are the tiny model presets' (model type, Gemma token ids, …) at Scenes sizes.
+_BART_TEMPLATE = FLORENZ_PRESETS["tiny-bart"]["text"]
+_GEMMA_TEMPLATE = FLORENZ_PRESETS["tiny-gemma3"]["text"]
+_START_ID = {"decoder_start_token_id": FlorenzConfig.decoder_start_token_id}
 
 
 def _vision(widths: list[int], projection_dim: int) -> dict[str, Any]:
@@ -75,23 +78,22 @@ def _encoder(size: dict[str, Any]) -> dict[str, Any]:
 def _bart_decoder(size: dict[str, Any]) -> dict[str, Any]:
     d = size["d"]
     return {
-        "model_type": "bart",
+        **_BART_TEMPLATE,
         "d_model": d,
-        "encoder_layers": 0,
         "decoder_layers": size["dec"],
         "decoder_attention_heads": size["heads"],
         "decoder_ffn_dim": 4 * d,
         "max_position_embeddings": 256,
         "scale_embedding": True,
         **_NO_DROPOUT,
-        **_DECODER_IDS,
+        **_START_ID,
     }
 
 
 def _gemma_decoder(size: dict[str, Any]) -> dict[str, Any]:
     d, heads = size["d"], size["heads"]
     return {
-        "model_type": "gemma3_text",
+        **{key: value for key, value in _GEMMA_TEMPLATE.items() if key != "rope_parameters"},
         "hidden_size": d,
         "intermediate_size": 4 * d,
         "num_hidden_layers": size["dec"],
@@ -102,7 +104,7 @@ def _gemma_decoder(size: dict[str, Any]) -> dict[str, Any]:
         "sliding_window": 512,
         "layer_types": ["full_attention"] * size["dec"],
         "max_position_embeddings": 256,
-        **_DECODER_IDS,
+        **_START_ID,
     }
 
 
@@ -165,5 +167,5 @@ def scenes_config(name: str, encoder_vocab_size: int, text_vocab_size: int | Non
     preset["encoder"]["vocab_size"] = encoder_vocab_size
     if text_vocab_size is not None:
         preset["text"]["vocab_size"] = text_vocab_size
-    encoder = {**preset["encoder"], "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}
+    encoder = {**preset["encoder"], **ENCODER_TOKEN_IDS}
     return FlorenzConfig(vision_config=preset["vision"], encoder_config=encoder, text_config=preset["text"])

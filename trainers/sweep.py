@@ -24,17 +24,9 @@ from .config import FlorenzPretrainConfig
 from .data import release_eval_sets, scenes_eval_sets
 from .evaluation import evaluate_run
 from .run import train
-from .runs_table import append_run, completed_run_ids
+from .runs_table import RUNS_CSV, append_run, completed_run_ids, run_id
 from .scenes_presets import SCENES_IMAGE_SIZE, SCENES_PRESETS, learning_rate_for
 from .vision_pretraining import pretraining_compute
-
-RUNS_CSV = "runs.csv"
-
-
-def run_id(preset: str, seen_samples: int, seed: int, learning_rate: float | None = None, lm_languages: int = 0) -> str:
-    base = f"{preset}__S{seen_samples}__seed{seed}"
-    base += f"__lm{lm_languages}" if lm_languages else ""
-    return base if learning_rate is None else f"{base}__lr{learning_rate:g}"
 
 
 def run_sweep(
@@ -127,11 +119,12 @@ def run_sweep(
         args = FlorenzPretrainConfig(**{**settings, **(overrides or {})})
         started = time.perf_counter()
         assets = Path(assets_dir) if assets_dir else out
-        trainer, decoder_init = train(args, tokenizer_dir=assets / "tokenizers", corpus_seed=corpus.seed)
+        trainer, decoder_init = train(args, tokenizer_dir=assets / "tokenizers", corpus=corpus)
         train_seconds = time.perf_counter() - started
         model = trainer.model
         params, trainable = parameter_counts(model)
-        flops = forward_flops_per_sample(model, max_encoder_length, max_decoder_length, corpus.image_size)
+        image_size = trainer.processing_class.image_size
+        flops = forward_flops_per_sample(model, max_encoder_length, max_decoder_length, image_size)
         metrics = evaluate_run(
             trainer,
             eval_sets,
@@ -144,7 +137,7 @@ def run_sweep(
         if gates:  # gated cross-attention (Gemma decoders): how far the image path has opened
             metrics.update({"gate_tanh_mean": sum(gates) / len(gates), "gate_tanh_max": max(gates)})
         compute = training_compute(seen, flops, params, trainable)
-        vision_compute = pretraining_compute(model, corpus.image_size, vision_pretraining_steps)
+        vision_compute = pretraining_compute(model, image_size, vision_pretraining_steps)
         if k:
             from .lm_pretraining import LM_LANGUAGES
             from .lm_pretraining import pretraining_compute as lm_pretraining_compute

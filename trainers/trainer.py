@@ -1,8 +1,8 @@
 """`FlorenzSeq2SeqTrainer`: `transformers.Seq2SeqTrainer` plus the evaluations the scaling study needs.
 
-TRL's SFTTrainer is causal-only (stack notes §5), so we subclass Seq2SeqTrainer and override as little as possible:
-the default collator, and `evaluate`, which reports per-sample mean token CE on each named eval set (the
-scaling-law target, reference §6.1) and, on request, generation metrics.
+TRL's SFTTrainer trains causal LMs only, so we subclass Seq2SeqTrainer and override as little as possible: the default
+collator, and `evaluate`, which reports per-sample mean token CE on each named eval set (the scaling-law target) and,
+on request, generation metrics.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import Seq2SeqTrainer
 
+from dataset_builder.balancing import PRETRAIN_CAPTION_LANGUAGES
+
 from .collator import FlorenzDataCollator
 from .metrics import bleu, per_sample_ce
-
-CE_GROUPS = ("seen_caption", "unseen_caption", "translation")
+from .runs_table import CE_GROUPS, ce_column
 
 
 def split_eval_sets(names: Sequence[str], caption_langs: Sequence[str]) -> dict[str, list[str]]:
@@ -52,7 +53,7 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
         data_collator: Any = None,
         eval_sets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         generation_sets: Sequence[str] = (),
-        caption_langs: Sequence[str] = ("en", "de"),
+        caption_langs: Sequence[str] = PRETRAIN_CAPTION_LANGUAGES,
         **kwargs: Any,
     ) -> None:
         if data_collator is None:
@@ -89,7 +90,7 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
         metrics = {f"{metric_key_prefix}_ce_{name}": value for name, value in ce.items()}
         for group, names in split_eval_sets(list(ce), self.caption_langs).items():
             if names and group in CE_GROUPS:
-                metrics[f"{metric_key_prefix}_ce_{group}"] = sum(ce[n] for n in names) / len(names)
+                metrics[f"{metric_key_prefix}_{ce_column(group)}"] = sum(ce[n] for n in names) / len(names)
         for name in self.generation_sets:
             rows = self.eval_sets[name]
             hyps = self.generate_texts(rows, **gen_kwargs)

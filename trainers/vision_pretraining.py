@@ -4,7 +4,7 @@ One tower per seed serves every grid size (`scenes_presets.vision_tower_name`), 
 only and not also a better vision tower; each size's projector (tower width → model width) is the adapter that
 learns with the captioner.
 
-Florenz freezes a *pretrained* DaViT (reference §5). Scenes presets have none, and trained from scratch together with
+Florenz freezes a *pretrained* DaViT. Scenes presets have none, and trained from scratch together with
 the captioner their DaViT collapses to image-independent features within ~50 steps: captions are then written from
 the language prior alone (shuffled-image CE gap 0). A few hundred steps of multi-label attribute prediction
 (colours, shapes and sizes present in the scene graph; no language involved) give features the captioner can read;
@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from dataset_builder.atomic import atomic_path
 from dataset_builder.corpus import ScenesConfig, make_row
 from dataset_builder.scenes import COLOURS, SHAPES, SIZES
 
-VISION_PREFIXES = ("model.vision_tower.", "model.multi_modal_projector.")
 TOWER_PREFIX = "model.vision_tower."
 
 
@@ -95,7 +95,5 @@ def load_or_pretrain_vision(model, processor, corpus: ScenesConfig, steps: int, 
         return
     pretrain_vision(model, processor, corpus, steps)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k.startswith(TOWER_PREFIX)}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    save_file(state, tmp)
-    tmp.replace(cache)
+    with atomic_path(cache) as tmp:
+        save_file(state, tmp)

@@ -24,21 +24,20 @@ import gzip
 import json
 import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Dataset, Image
 
-from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES
+from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES, LANGUAGES
 
+from ..atomic import atomic_path
 from ..corpus import ScenesConfig, _sample, _translation
 from ..release import MANIFEST_NAME, check_release
 from ..scenes import render
 
-CAPTION_LANGUAGES = ("en", "de", "fr", "es", "ru", "zh")
+CAPTION_LANGUAGES = tuple(LANGUAGES)
 MULTI30K_LANGUAGES = ("de", "fr")
 COMMUTE_LANGUAGES = ("de", "fr", "es", "ru")
 MULTI30K_SPLITS = {"test": ("test_2016_flickr", "flickr30k-images"), "heldout": ("test_2017_flickr", "task1_test_2017")}
@@ -246,9 +245,8 @@ def export_benchmarks(release: str | os.PathLike, out: str | os.PathLike) -> dic
         raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
     config = ScenesConfig(**parameters["scenes_config"])
     plan = manifest["plan"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
-    try:
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
         counts = {}
         counts.update(_export_multi30k(release, config, plan, tmp))
         counts.update(_export_commute(release, plan, tmp))
@@ -257,10 +255,4 @@ def export_benchmarks(release: str | os.PathLike, out: str | os.PathLike) -> dic
         (tmp / "export.json").write_text(
             json.dumps({"release": str(release.resolve()), "counts": counts}, indent=2), encoding="utf-8"
         )
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return counts

@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from modeling_florenz.processing_florenz import LANGUAGES
+
 from .layout import BenchmarkLayoutError, check_images, read_lines, require_dir, to_dataset
 
-PAPER_LANGUAGES = ("en", "de", "fr", "es", "ru", "zh")
+PAPER_LANGUAGES = tuple(LANGUAGES)
 OFFICIAL_IMAGES = 3600
 
 

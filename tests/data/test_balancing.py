@@ -15,7 +15,6 @@ from torch.utils.data import DataLoader
 from dataset_builder.balancing import (
     GENERALIST_FINETUNE_KEYS,
     PRETRAIN_KEYS,
-    BalancedDataset,
     BalancedSampler,
     balanced_schedule,
     uniform_shares,
@@ -109,15 +108,6 @@ def test_workers_and_ranks_split_the_global_stream(world_size, num_workers):
     assert len(set(consumed)) == len(consumed) == num_samples
     assert sorted(consumed) == sorted(reference)
     assert Counter(key for key, _ in consumed) == {key: 12 for key in PRETRAIN_KEYS}
-
-
-def test_balanced_dataset_yields_rows_from_sources():
-    sources = {"caption-en": ["e0", "e1"], "translation-zh": ["z0", "z1", "z2", "z3"]}
-    rows = list(BalancedDataset(sources, seed=0, num_samples=8))
-    assert Counter(row[0] for row in rows) == {"e": 4, "z": 4}
-    assert set(rows) == {"e0", "e1", "z0", "z1", "z2", "z3"}
-    with pytest.raises(ValueError, match="without a source"):
-        BalancedDataset(sources, shares={"caption-fr": 1.0})
 
 
 def test_set_epoch_changes_order_but_not_balance():

@@ -16,13 +16,22 @@ from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 from model_tools.convert_florence2 import (
+    _FLORENCE2_KEY_TEMPLATES,
+    _TRANSPOSED_KEYS,
+    _rename,
+    _template_regex,
     convert_florence2,
     detect_florence2_layout,
-    florence2_native_to_original,
     florence2_original_to_native,
     match_vocabularies,
     remap_embeddings,
 )
+
+
+def florence2_native_to_original(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The converter's key table read backwards (native → remote-code layout, without the dropped bias)."""
+    patterns = [(_template_regex(n), o, (o, n) in _TRANSPOSED_KEYS) for o, n in _FLORENCE2_KEY_TEMPLATES]
+    return _rename(state_dict, patterns, (), "native-layout")
 
 
 def _weights(folder) -> dict[str, torch.Tensor]:

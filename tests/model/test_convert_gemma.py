@@ -12,7 +12,7 @@ from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 from florenz_cli import main as florenz_main
-from model_tools.convert_gemma import convert_florence_gemma2, convert_nano, gemma2_to_florenz_decoder
+from model_tools.convert_gemma import convert_gemma_decoder, gemma2_to_florenz_decoder
 
 GEMMA = {
     "hidden_size": 32,
@@ -105,7 +105,7 @@ def _check_decoder_is_source(out, source_dir, source_class):
 def test_florence_gemma2_conversion_keeps_gemma_exact(native_dir, gemma2_dir, tmp_path):
     from transformers import Gemma2ForCausalLM
 
-    out = convert_florence_gemma2(native_dir, gemma2_dir, tmp_path / "f-g2", image_size=IMAGE)
+    out = convert_gemma_decoder(native_dir, gemma2_dir, tmp_path / "f-g2", "gemma2", image_size=IMAGE)
     config = json.loads((out / "config.json").read_text())
     assert config["text_config"]["model_type"] == "gemma2"
     assert ModelCard.load(out / "README.md").data.pipeline_tag == "image-text-to-text"  # converted folders get a card
@@ -120,10 +120,11 @@ def test_florence_gemma2_conversion_keeps_gemma_exact(native_dir, gemma2_dir, tm
 
 def test_original_layout_florence_with_gemma2_gives_same_weights(native_dir, original_dir, gemma2_dir, tmp_path):
     a = load_file(
-        convert_florence_gemma2(native_dir, gemma2_dir, tmp_path / "a", image_size=IMAGE) / "model.safetensors"
+        convert_gemma_decoder(native_dir, gemma2_dir, tmp_path / "a", "gemma2", image_size=IMAGE) / "model.safetensors"
     )
     b = load_file(
-        convert_florence_gemma2(original_dir, gemma2_dir, tmp_path / "b", image_size=IMAGE) / "model.safetensors"
+        convert_gemma_decoder(original_dir, gemma2_dir, tmp_path / "b", "gemma2", image_size=IMAGE)
+        / "model.safetensors"
     )
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -131,7 +132,7 @@ def test_original_layout_florence_with_gemma2_gives_same_weights(native_dir, ori
 def test_nano_conversion_from_gemma3_folder(native_dir, gemma3_dir, tmp_path):
     from transformers import Gemma3ForCausalLM
 
-    out = convert_nano(native_dir, gemma3_dir, tmp_path / "nano", image_size=IMAGE)
+    out = convert_gemma_decoder(native_dir, gemma3_dir, tmp_path / "nano", "gemma3_text", image_size=IMAGE)
     config = json.loads((out / "config.json").read_text())
     assert config["text_config"]["model_type"] == "gemma3_text"
     assert config["text_config"]["layer_types"] == ["sliding_attention", "sliding_attention", "full_attention"]
@@ -151,15 +152,15 @@ def test_gemma_rename_rejects_foreign_keys_and_untied_heads():
 
 def test_wrong_decoder_family_fails_before_loading(native_dir, gemma2_dir, gemma3_dir, tmp_path):
     with pytest.raises(ValueError, match="expected a Gemma-2 checkpoint .* got 'gemma3_text'"):
-        convert_florence_gemma2(native_dir, gemma3_dir, tmp_path / "x")
+        convert_gemma_decoder(native_dir, gemma3_dir, tmp_path / "x", "gemma2")
     with pytest.raises(ValueError, match="expected a Gemma-3 checkpoint .* got 'gemma2'"):
-        convert_nano(native_dir, gemma2_dir, tmp_path / "x")
+        convert_gemma_decoder(native_dir, gemma2_dir, tmp_path / "x", "gemma3_text")
     not_gguf = tmp_path / "weights.bin"
     not_gguf.write_bytes(b"0")
     with pytest.raises(ValueError, match="not a .gguf file"):
-        convert_nano(native_dir, not_gguf, tmp_path / "x")
+        convert_gemma_decoder(native_dir, not_gguf, tmp_path / "x", "gemma3_text")
     with pytest.raises(ValueError, match="does not exist"):
-        convert_nano(native_dir, tmp_path / "missing", tmp_path / "x")
+        convert_gemma_decoder(native_dir, tmp_path / "missing", tmp_path / "x", "gemma3_text")
     assert not (tmp_path / "x").exists()
 
 
@@ -228,7 +229,7 @@ def test_nano_conversion_from_bundled_gguf(native_dir, tmp_path):
     from model_tools.gemma3_gguf import load_gemma3_270m
     from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 
-    out = convert_nano(native_dir, "bundled", tmp_path / "nano-gguf", image_size=IMAGE)
+    out = convert_gemma_decoder(native_dir, "bundled", tmp_path / "nano-gguf", "gemma3_text", image_size=IMAGE)
     ours = FlorenzForConditionalGeneration.from_pretrained(out).eval()
     gemma = load_gemma3_270m().eval()
     assert ours.config.text_config.vocab_size == gemma.config.vocab_size

@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from model_tools.checkpoint_init import GENERATION_DEFAULTS, init_checkpoint
+from model_tools.checkpoint_init import init_checkpoint
+from model_tools.model_folder import GENERATION_DEFAULTS
 
 
 def test_bare_generate_uses_the_saved_defaults(tmp_path):

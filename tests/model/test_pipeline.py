@@ -10,8 +10,9 @@ from PIL import Image
 from transformers import AutoProcessor, pipeline
 from transformers.utils import logging as transformers_logging
 
-from model_tools.checkpoint_init import build_model_and_processor, save_model_and_processor
+from model_tools.checkpoint_init import build_model_and_processor
 from model_tools.model_card import build_model_card
+from model_tools.model_folder import save_model_and_processor
 from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES, build_prompt, parse_instruction
 
 GENERATE = {"max_new_tokens": 6, "min_new_tokens": 3, "num_beams": 1}

@@ -18,7 +18,7 @@ from modeling_florenz.processing_florenz import (
     florenz_image_processor,
 )
 
-# Written from the paper's processor (reference §2, §3), independently of the module's tables.
+# Written from the paper's processor, independently of the module's tables.
 LANGUAGE_NAMES = {
     "en": "English",
     "de": "German",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dataset_builder.corpus import ScenesConfig, make_row
-from model_tools.checkpoint_init import build_model_and_processor, set_generation_defaults
+from model_tools.checkpoint_init import build_model_and_processor
+from model_tools.model_folder import set_generation_defaults
 from trainers.config import FlorenzPretrainConfig
 from trainers.trainer import FlorenzSeq2SeqTrainer
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainers.fit_cli import run_fit
+from trainers.fit import run_fit
 from trainers.scaling_laws import (
     REQUIRED_COLUMNS,
     T_DEFINITION,

@@ -7,7 +7,8 @@ import torch
 
 from dataset_builder.corpus import ScenesConfig
 from model_tools.checkpoint_init import build_model_and_processor
-from trainers.vision_pretraining import VISION_PREFIXES, load_or_pretrain_vision, pretrain_vision
+from modeling_florenz.configuration_florenz import VISION_PREFIXES
+from trainers.vision_pretraining import load_or_pretrain_vision, pretrain_vision
 
 CORPUS = ScenesConfig(image_size=64)
 
