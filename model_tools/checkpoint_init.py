@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from modeling_florenz.configuration_florenz import FLORENZ_PRESETS, FlorenzConfig
-from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
+from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration, write_checksums
 from modeling_florenz.processing_florenz import (
     LANGUAGE_PREFIXES,
     LANGUAGES,
@@ -91,15 +91,21 @@ def build_model_and_processor(
 
 
 def save_model_and_processor(model, processor, out: str | os.PathLike) -> Path:
-    """Save both into `out` atomically: written to a sibling temp folder, then renamed into place."""
+    """Save both into `out` atomically: written to a sibling temp folder, then renamed into place.
+
+    `config.image_size` is taken from the processor when unset, and `florenz_checksums.json` covers every file.
+    """
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+    if getattr(model.config, "image_size", None) is None:
+        model.config.image_size = processor_image_size(processor)
     try:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
+        write_checksums(tmp)
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
@@ -107,6 +113,15 @@ def save_model_and_processor(model, processor, out: str | os.PathLike) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def processor_image_size(processor) -> int | None:
+    """The square side the processor resizes to, or None when it is not a fixed square."""
+    size = getattr(processor.image_processor, "size", None)
+    height, width = (getattr(size, "height", None), getattr(size, "width", None)) if size is not None else (None, None)
+    if isinstance(size, dict):
+        height, width = size.get("height"), size.get("width")
+    return height if height is not None and height == width else None
 
 
 def init_checkpoint(preset: str, out: str | os.PathLike, seed: int = 0, image_size: int | None = None) -> Path:

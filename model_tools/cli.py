@@ -26,6 +26,21 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from modeling_florenz.modeling_florenz import verify_checksums
+
+    problems, unlisted = verify_checksums(args.folder)
+    for name in unlisted:
+        print(f"note: {name} is not covered by the checksums (written after the model was saved)")
+    if problems:
+        for problem in problems:
+            print(f"damaged: {problem}")
+        print(f"{args.folder}: {len(problems)} file(s) fail their recorded sha256/size")
+        return 1
+    print(f"{args.folder}: all recorded files match their sha256")
+    return 0
+
+
 def _convert_florence2(args: argparse.Namespace) -> int:
     from .convert_florence2 import convert_florence2
 
@@ -121,5 +136,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     init.add_argument("--seed", type=int, default=0, help="seed of the random initialisation")
     init.add_argument("--image-size", type=int, default=None, help="processor image size (default: preset's)")
     init.set_defaults(func=_init)
+
+    verify = commands.add_parser(
+        "verify", help="check a saved model folder's files against the sha256 recorded at save time"
+    )
+    verify.add_argument("folder", help="folder written by `florenz model init/convert` or `save_pretrained`")
+    verify.set_defaults(func=_verify)
 
     _register_convert(commands)

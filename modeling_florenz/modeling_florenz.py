@@ -5,6 +5,11 @@ decoder (0.4B/1.0B) or a Gemma-2/Gemma-3 stack into every layer of which a gated
 (3.5B/11.2B, nano). Reused library modules keep their parameter names, so checkpoint converters are key renames.
 """
 
+import hashlib
+import json
+import os
+from pathlib import Path
+
 import torch
 from torch import nn
 from transformers import initialization as init
@@ -56,6 +61,64 @@ _GEMMA_TRAINABLE_MARKERS = ("encoder_attn", "post_encoder_attention_layernorm", 
 # Keyword arguments the forward methods pass on to sub-modules (the library's `TransformersKwargs`); anything else is
 # a caller's typo or an argument of another model and is refused rather than silently dropped.
 ACCEPTED_KWARGS = frozenset(TransformersKwargs.__annotations__) | {"return_dict"}
+_DECODER_SIDE_KWARGS = frozenset({"logits_to_keep", "labels"})
+
+
+CHECKSUMS_FILE = "florenz_checksums.json"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_checksums(folder: str | os.PathLike) -> Path:
+    """Record size and sha256 of every file under `folder` in `florenz_checksums.json` (atomically), so that
+    `florenz model verify` can later detect missing, truncated or altered files."""
+    folder = Path(folder)
+    files = {
+        path.relative_to(folder).as_posix(): {"size": path.stat().st_size, "sha256": _sha256(path)}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != CHECKSUMS_FILE and not path.name.startswith(".")
+    }
+    target = folder / CHECKSUMS_FILE
+    tmp = folder / f".{CHECKSUMS_FILE}.tmp"
+    tmp.write_text(json.dumps({"algorithm": "sha256", "files": files}, indent=1, sort_keys=True))
+    os.replace(tmp, target)
+    return target
+
+
+def verify_checksums(folder: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """(problems, unlisted files) of a folder against its `florenz_checksums.json`; ValueError without one."""
+    folder = Path(folder)
+    manifest_path = folder / CHECKSUMS_FILE
+    if not manifest_path.is_file():
+        raise ValueError(f"{folder} has no {CHECKSUMS_FILE}; it was not saved by Florenz's save path")
+    try:
+        listed = json.loads(manifest_path.read_text())["files"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{manifest_path} is not a valid checksum manifest: {error}") from None
+    problems = []
+    for name, expected in sorted(listed.items()):
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif path.stat().st_size != expected["size"]:
+            problems.append(f"{name}: {path.stat().st_size} bytes, expected {expected['size']}")
+        elif _sha256(path) != expected["sha256"]:
+            problems.append(f"{name}: sha256 differs from the one recorded at save time")
+    unlisted = sorted(
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file()
+        and path.name != CHECKSUMS_FILE
+        and not path.name.startswith(".")
+        and path.relative_to(folder).as_posix() not in listed
+    )
+    return problems, unlisted
 
 
 def check_forward_kwargs(kwargs: dict, where: str) -> None:
@@ -363,6 +426,8 @@ class FlorenzEncoder(nn.Module):
         inputs_embeds: torch.Tensor | None = None,
         **kwargs,
     ) -> BaseModelOutput:
+        # generate() hands the encoder every model keyword; those of the decoder side are not the encoder's to use
+        kwargs = {key: value for key, value in kwargs.items() if key not in _DECODER_SIDE_KWARGS}
         check_forward_kwargs(kwargs, "FlorenzEncoder.forward")
         if input_ids is not None and inputs_embeds is not None:
             raise ValueError("pass at most one of input_ids or inputs_embeds to the Florenz encoder")
@@ -439,6 +504,34 @@ class FlorenzPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flex_attn = True
     _supports_attention_backend = True
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """Load as transformers does, but refuse weights that do not match the architecture.
+
+        transformers only logs missing, unexpected and (with `ignore_mismatched_sizes=True`) mismatched tensors and
+        initialises the missing ones at random, so an incomplete or damaged folder would load as a different model.
+        Here they raise ValueError naming the keys. Tied weights (`lm_head.weight`) and non-persistent buffers are
+        never listed by transformers, so they stay optional as usual. `ignore_mismatched_sizes=True` keeps allowing
+        re-sized tensors on purpose.
+        """
+        want_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        problems = []
+        for name in ("missing_keys", "unexpected_keys"):
+            keys = sorted(info.get(name) or ())
+            if keys:
+                problems.append(f"{len(keys)} {name.replace('_', ' ')} (e.g. {keys[:5]})")
+        mismatched = sorted(info.get("mismatched_keys") or ())
+        if mismatched and not kwargs.get("ignore_mismatched_sizes"):
+            problems.append(f"{len(mismatched)} mismatched shapes (e.g. {mismatched[:3]})")
+        if problems:
+            source = args[0] if args else kwargs.get("pretrained_model_name_or_path")
+            raise ValueError(
+                f"the Florenz weights in {source} do not match the model: {'; '.join(problems)}; "
+                "the folder is incomplete or belongs to another architecture (see `florenz model verify`)"
+            )
+        return (model, info) if want_info else model
 
     def _init_weights(self, module):
         super()._init_weights(module)
@@ -632,14 +725,18 @@ class FlorenzForConditionalGeneration(FlorenzPreTrainedModel, GenerationMixin):
         }
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """Also map `AutoModelForSeq2SeqLM` and `AutoModel` to this class in the saved `auto_map`."""
+        """Also map `AutoModelForSeq2SeqLM` and `AutoModel` to this class in the saved `auto_map`, and record the
+        files' sha256 in `florenz_checksums.json` (see `write_checksums`)."""
         if self._auto_class is not None:
             auto_map = dict(getattr(self.config, "auto_map", None) or {})
             target = f"{self.__class__.__module__.split('.')[-1]}.{self.__class__.__name__}"
             for auto_class in self._extra_auto_classes:
                 auto_map[auto_class] = target
             self.config.auto_map = auto_map
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            write_checksums(save_directory)
+        return result
 
     @can_return_tuple
     @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
@@ -728,10 +825,13 @@ FlorenzConfig.register_for_auto_class()
 FlorenzForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
 
 __all__ = [
+    "CHECKSUMS_FILE",
     "FlorenzEncoder",
     "FlorenzForConditionalGeneration",
     "FlorenzGemma2Decoder",
     "FlorenzGemma3Decoder",
     "FlorenzModel",
     "FlorenzPreTrainedModel",
+    "verify_checksums",
+    "write_checksums",
 ]
