@@ -90,8 +90,9 @@ def build_model_and_processor(
     return model, processor
 
 
-def save_model_and_processor(model, processor, out: str | os.PathLike) -> Path:
-    """Save both into `out` atomically: written to a sibling temp folder, then renamed into place.
+def save_model_and_processor(model, processor, out: str | os.PathLike, card: str | None = None) -> Path:
+    """Save both (and a model card `README.md` when given) into `out` atomically: written to a sibling temp folder,
+    then renamed into place.
 
     `config.image_size` is taken from the processor when unset, and `florenz_checksums.json` covers every file.
     """
@@ -105,6 +106,8 @@ def save_model_and_processor(model, processor, out: str | os.PathLike) -> Path:
     try:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
+        if card is not None:
+            (tmp / "README.md").write_text(card)
         write_checksums(tmp)
         if out.exists():
             out.rmdir()

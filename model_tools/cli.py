@@ -77,6 +77,22 @@ def _convert_nano(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert_caption_via_translation(args: argparse.Namespace) -> int:
+    from .convert_caption_via_translation import convert_caption_via_translation
+
+    folder = convert_caption_via_translation(
+        args.checkpoint,
+        args.out,
+        encoder_tokenizer=args.encoder_tokenizer,
+        decoder_tokenizer=args.decoder_tokenizer,
+        image_size=args.image_size,
+        dtype=args.dtype,
+        source_name=args.source_name,
+    )
+    print(f"wrote Florenz to {folder}")
+    return 0
+
+
 def _register_convert(commands: argparse._SubParsersAction) -> None:
     convert = commands.add_parser("convert", help="build Florenz folders from local Florence-2 / Gemma checkpoints")
     sources = convert.add_subparsers(dest="convert_source", metavar="SOURCE", required=True)
@@ -119,6 +135,46 @@ def _register_convert(commands: argparse._SubParsersAction) -> None:
         "--gemma3", required=True, help="Gemma-3 folder, .gguf file, or 'bundled' (the packaged 270M GGUF)"
     )
     nano.set_defaults(func=_convert_nano)
+
+    authors = sources.add_parser(
+        "caption-via-translation",
+        help="the paper authors' released checkpoints (0.4B/1.0B/3.5B/11.2B, base and -ft) → Florenz",
+        description=(
+            "Convert a checkpoint folder released by the paper's authors (Spravil/caption-via-translation-*, in the "
+            "layout of their remote code: config.json with model_type 'florence2' and a text_config that has either "
+            "use_encoder_tokenizer (BART decoder) or a gemma_config (Gemma-2 decoder)) into a Hub-native Florenz "
+            "folder with weights, config, both tokenizers, processor, generation config and a model card. Weights "
+            "may be model.safetensors, sharded safetensors (model.safetensors.index.json), pytorch_model.bin or "
+            "sharded .bin files (read with weights_only=True). Missing or unexpected tensors are an error."
+        ),
+    )
+    authors.add_argument("--checkpoint", required=True, help="the authors' checkpoint folder (config.json + weights)")
+    authors.add_argument("--out", required=True, help="output folder (created; must be empty if it exists)")
+    authors.add_argument(
+        "--encoder-tokenizer",
+        required=True,
+        help="folder with the Florence-2 tokenizer the prompts use (e.g. a local copy of microsoft/Florence-2-large)",
+    )
+    authors.add_argument(
+        "--decoder-tokenizer",
+        required=True,
+        help="folder with the Gemma-2 tokenizer of the targets (e.g. a local copy of google/gemma-2-2b)",
+    )
+    authors.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="processor image size (default: the checkpoint's preprocessor_config.json, else 768; the base "
+        "checkpoints were trained at 224, the -ft ones at 768)",
+    )
+    authors.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        default="auto",
+        help="dtype of the written weights (default auto: the source's)",
+    )
+    authors.add_argument("--source-name", default=None, help="source named in the model card (default: folder name)")
+    authors.set_defaults(func=_convert_caption_via_translation)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
