@@ -160,7 +160,7 @@ def check_pixel_values(pixel_values: torch.Tensor, image_size: int | None) -> No
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Gemma decoder layers with inserted gated cross-attention (reference §1.4)
+# Gemma decoder layers with a gated cross-attention block inserted between self-attention and MLP
 # --------------------------------------------------------------------------------------------------------------------
 
 
@@ -702,7 +702,7 @@ class FlorenzForConditionalGeneration(FlorenzPreTrainedModel, GenerationMixin):
         return shifted.masked_fill(shifted == -100, self.config.pad_token_id)
 
     def apply_freeze_policy(self, policy: str = "paper") -> dict[str, int]:
-        """Set `requires_grad` as in reference §5 and return `{"total_params", "trainable_params"}`.
+        """Set `requires_grad` as the paper trains and return `{"total_params", "trainable_params"}`.
 
         "paper": vision tower + projector frozen; BART decoders train everything else; Gemma decoders train only the
         BART encoder, `encoder_attn*`, `post_encoder_attention_layernorm` and the (tied) embeddings.
