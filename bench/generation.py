@@ -32,8 +32,12 @@ SECTIONS = ("cache", "library", "bf16", "eval")
 
 
 def best_time(fn, repeats: int) -> tuple[float, object]:
-    """(best wall seconds over `repeats` timed calls after one warm-up call, last result)."""
-    result = fn()
+    """(best wall seconds over `repeats` timed calls after a short warm-up call, last result).
+
+    `fn` takes keyword overrides for `generate`; the warm-up generates 2 tokens only (it just pays one-off costs).
+    """
+    with torch.no_grad():
+        result = fn(max_new_tokens=2, min_new_tokens=2)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
@@ -48,17 +52,15 @@ def cache_section(model, processor, args) -> None:
     inputs = processor(images=image, task="caption", language="fr", return_tensors="pt")
     speeds = {}
     for use_cache in (True, False):
-
-        def run(use_cache=use_cache):
-            with torch.no_grad():
-                return model.generate(
-                    **inputs,
-                    max_new_tokens=args.new_tokens,
-                    min_new_tokens=args.new_tokens,
-                    num_beams=args.beams,
-                    do_sample=False,
-                    use_cache=use_cache,
-                )
+        run = partial(
+            model.generate,
+            **inputs,
+            max_new_tokens=args.new_tokens,
+            min_new_tokens=args.new_tokens,
+            num_beams=args.beams,
+            do_sample=False,
+            use_cache=use_cache,
+        )
 
         seconds, out = best_time(run, args.repeats)
         speeds[use_cache] = (out.shape[1] - 1) / seconds
@@ -161,11 +163,14 @@ def bf16_section(model, processor, args) -> None:
     for name, candidate in (("fp32", model), ("bf16", half)):
         inputs = decoder_inputs(candidate, processor, 8)
 
-        def run(candidate=candidate, inputs=inputs):
-            return candidate.generate(
-                **inputs, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, num_beams=1, do_sample=False
-            )
-
+        run = partial(
+            candidate.generate,
+            **inputs,
+            max_new_tokens=args.new_tokens,
+            min_new_tokens=args.new_tokens,
+            num_beams=1,
+            do_sample=False,
+        )
         speeds[name], _ = best_time(run, args.repeats)
     rows = scenes_rows(args.eval_rows, model.config.image_size or 224)
     fp32 = caption_batches(model, processor, rows, 8, num_beams=1, max_new_tokens=32)
@@ -185,7 +190,7 @@ def eval_section(model, processor, args, half=None) -> None:
     if half is not None:
         candidates.append(("bf16", half))
     for name, candidate in candidates:
-        caption_batches(candidate, processor, rows[:8], 8, num_beams=4, max_new_tokens=32)  # warm-up
+        caption_batches(candidate, processor, rows[:1], 8, num_beams=4, max_new_tokens=2)  # warm-up
         start = time.perf_counter()
         caption_batches(candidate, processor, rows, 8, num_beams=4, max_new_tokens=32)
         seconds = time.perf_counter() - start
