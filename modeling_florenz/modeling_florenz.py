@@ -332,8 +332,8 @@ class FlorenzGemmaDecoderMixin:
 
         hidden_states = inputs_embeds
         position_embeddings = self._position_embeddings(hidden_states, position_ids)
-        for i, layer in enumerate(self.layers[: self.config.num_hidden_layers]):
-            layer_type = self.config.layer_types[i]
+        layer_types = self.config.layer_types  # read once: config attribute access is not free per layer and step
+        for layer, layer_type in zip(self.layers[: self.config.num_hidden_layers], layer_types):
             hidden_states = layer(
                 hidden_states,
                 encoder_hidden_states,
