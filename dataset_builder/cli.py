@@ -149,6 +149,15 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_benchmarks(args: argparse.Namespace) -> int:
+    from .benchmarks.export import export_benchmarks
+
+    counts = export_benchmarks(args.release, args.out)
+    print(json.dumps(counts, indent=2))
+    print(f"data root for `florenz evaluate --data-root`: {args.out}")
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -212,3 +221,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("folder")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=_info)
+
+    export = data_commands.add_parser(
+        "export-benchmarks",
+        help="write a Scenes release's eval splits in the Multi30K/CoMMuTE/XM3600/COCO Karpathy layouts",
+    )
+    export.add_argument(
+        "--release", required=True, help="a Florenz-Scenes release folder (`florenz data build scenes`)"
+    )
+    export.add_argument("--out", required=True, help="new or empty folder: the data root for `florenz evaluate`")
+    export.set_defaults(func=_export_benchmarks)
