@@ -180,6 +180,7 @@ def finetune(
     processor = FlorenzProcessor(
         florenz_image_processor(config.image_size), processor.tokenizer, processor.encoder_tokenizer
     )
+    model.config.image_size = config.image_size  # forward() accepts exactly the processor's size
     check_lengths(model, config)
     model.apply_freeze_policy(config.freeze_policy)
     shares = {key: share for key, share in uniform_shares(GENERALIST_FINETUNE_KEYS).items() if key in sources}
