@@ -17,6 +17,7 @@ Every timing is the best of `--repeats` runs after one untimed warm-up run.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import time
 from functools import partial
@@ -156,9 +157,7 @@ def caption_batches(model, processor, rows, batch: int, **generate_kwargs) -> li
 
 
 def bf16_section(model, processor, args) -> None:
-    half = build_model_and_processor(args.preset)[0].eval()
-    half.load_state_dict(model.state_dict())
-    half.to(torch.bfloat16)
+    half = copy.deepcopy(model).to(torch.bfloat16)
     speeds = {}
     for name, candidate in (("fp32", model), ("bf16", half)):
         inputs = decoder_inputs(candidate, processor, 8)
