@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "model_tools.cli",
     "dataset_builder.cli",
     "trainers.cli",
+    "spaces_demo.cli",
     "trainers.downstream_cli",
 )
 

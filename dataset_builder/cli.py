@@ -21,8 +21,10 @@ def _flatten(groups: list[list[str]] | None) -> list[str] | None:
 
 
 def _build_scenes(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
     from .corpus import ScenesConfig
-    from .release import build_scenes_release, ensure_writable, scenes_plan
+    from .release import build_scenes_release, ensure_writable, release_summary, scenes_plan, shard_layout
 
     overrides = {
         "caption_langs": _flatten(args.caption_langs),
@@ -39,20 +41,45 @@ def _build_scenes(args: argparse.Namespace) -> int:
             if value is not None
         },
     )
-    scenes_plan(config, args.num_train, args.num_eval)  # validates sizes against the coverage
-    ensure_writable(args.out)
-    plan = build_scenes_release(
-        args.out,
-        config,
-        num_train=args.num_train,
-        num_eval=args.num_eval,
-        rows_per_shard=args.rows_per_shard,
-        progress=(lambda shard: print(f"wrote {shard}")) if args.verbose else None,
-    )
-    print(
-        f"Florenz-Scenes release in {args.out}: {sum(plan.values())} rows, {len({k for k, _ in plan})} task×language configs"
-    )
+    plan = scenes_plan(config, args.num_train, args.num_eval)
+    out = ensure_writable(args.out)
+    shard_rows = {
+        relative: len(indices)
+        for (key, split), count in plan.items()
+        for relative, indices in shard_layout(key, split, count, args.rows_per_shard)
+    }
+    done = sum(count for relative, count in shard_rows.items() if (out / relative).exists())
+    with tqdm(total=sum(shard_rows.values()), initial=done, unit="row", desc="rendering scenes") as bar:
+
+        def progress(relative: str) -> None:
+            bar.update(shard_rows[relative])
+            if args.verbose:
+                bar.write(f"wrote {relative}")
+
+        build_scenes_release(
+            out,
+            config,
+            num_train=args.num_train,
+            num_eval=args.num_eval,
+            rows_per_shard=args.rows_per_shard,
+            progress=progress,
+        )
+    print(summary_line(out, release_summary(out)))
     return 0
+
+
+def summary_line(folder: str | Path, summary: dict) -> str:
+    """The headline `data build` and `data info` share: configs and distinct rows per split."""
+    from .release import MIXTURE_CONFIG
+
+    mixture = sum(1 for name in summary["configs"] if name == MIXTURE_CONFIG)
+    task_configs = len(summary["configs"]) - mixture
+    rows = summary["rows"]
+    configs = f"{len(summary['configs'])} configs ({task_configs} task×language" + (
+        " + pretrain mixture)" if mixture else ")"
+    )
+    per_split = ", ".join(f"{split}={count}" for split, count in rows.items())
+    return f"{folder}: {configs}, {sum(rows.values())} rows ({per_split})"
 
 
 def _parallel_arguments(values: list[str]) -> dict[str, Path]:
@@ -141,7 +168,7 @@ def _info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
         return 0
-    print(f"{args.folder}: {len(summary['configs'])} configs")
+    print(summary_line(args.folder, summary))
     for name, splits in summary["configs"].items():
         print(f"  {name:<22} " + "  ".join(f"{split}={count}" for split, count in splits.items()))
     print("\ncoverage (task × language):")

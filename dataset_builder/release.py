@@ -354,7 +354,8 @@ def build_scenes_release(
 
 
 def release_summary(folder: str | os.PathLike) -> dict:
-    """Configs, splits, row counts (from Parquet footers, no image decoding) and the coverage matrix of a release."""
+    """Configs, splits, row counts (from Parquet footers, no image decoding), distinct rows per split (the
+    task×language configs; the mixture config reuses their files) and the coverage matrix of a release."""
     from huggingface_hub import DatasetCard
 
     root = Path(folder)
@@ -371,8 +372,14 @@ def release_summary(folder: str | os.PathLike) -> dict:
                 pq.read_metadata(f).num_rows for f in files
             )
     manifest_path = root / MANIFEST_NAME
+    rows: dict[str, int] = {}
+    for name, splits in counts.items():
+        if name != MIXTURE_CONFIG:  # the mixture's files are the task×language files again
+            for split, count in splits.items():
+                rows[split] = rows.get(split, 0) + count
     return {
         "configs": counts,
+        "rows": {split: rows[split] for split in SPLIT_ORDER if split in rows},
         "coverage": coverage_matrix({name: list(splits) for name, splits in counts.items()}),
         "parameters": json.loads(manifest_path.read_text(encoding="utf-8"))["parameters"]
         if manifest_path.exists()

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from huggingface_hub import ModelCard
 
 from modeling_florenz.configuration_florenz import FLORENZ_PRESETS, FlorenzConfig
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration, write_checksums
@@ -25,6 +26,7 @@ from modeling_florenz.processing_florenz import (
     florenz_image_processor,
 )
 
+from .model_card import base_models, build_model_card, write_model_card
 from .tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 
 INITIALISABLE_PRESETS = ("tiny-bart", "tiny-gemma2", "tiny-gemma3", "florenz-nano")
@@ -90,12 +92,20 @@ def build_model_and_processor(
     return model, processor
 
 
-def save_model_and_processor(model, processor, out: str | os.PathLike, card: str | None = None) -> Path:
-    """Save both (and a model card `README.md` when given) into `out` atomically: written to a sibling temp folder,
-    then renamed into place.
+# What the README's generate calls use; saved in every model folder's generation_config.json, so that a bare
+# `generate()` and the image-text-to-text pipeline decode the way the model is documented (not 21 greedy tokens).
+GENERATION_DEFAULTS = {"num_beams": 4, "max_new_tokens": 32, "early_stopping": True}
 
-    `config.image_size` is taken from the processor when unset, and `florenz_checksums.json` covers every file.
-    """
+
+def set_generation_defaults(model) -> None:
+    """Write `GENERATION_DEFAULTS` into the model's generation config (token ids stay as the model set them)."""
+    model.generation_config.update(**GENERATION_DEFAULTS)
+
+
+def save_model_and_processor(model, processor, out: str | os.PathLike, card: ModelCard) -> Path:
+    """Save both and the model card into `out` atomically (a sibling temp folder, then renamed), with the generation
+    defaults. `config.image_size` is taken from the processor when unset, and `florenz_checksums.json` (written
+    last) covers every file."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
@@ -104,10 +114,10 @@ def save_model_and_processor(model, processor, out: str | os.PathLike, card: str
     if getattr(model.config, "image_size", None) is None:
         model.config.image_size = processor_image_size(processor)
     try:
+        set_generation_defaults(model)
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
-        if card is not None:
-            (tmp / "README.md").write_text(card)
+        write_model_card(tmp, card)
         write_checksums(tmp)
         if out.exists():
             out.rmdir()
@@ -132,4 +142,12 @@ def init_checkpoint(preset: str, out: str | os.PathLike, seed: int = 0, image_si
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"output folder {out} is not empty; choose a new or empty folder")
     model, processor = build_model_and_processor(preset, seed=seed, image_size=image_size)
-    return save_model_and_processor(model, processor, out)
+    if preset == "florenz-nano":
+        summary = (
+            f"`florenz model init florenz-nano` (seed {seed}): the real Gemma-3 270M decoder (from the bundled "
+            "Q4_K_M GGUF) with randomly initialised vision tower, encoder and cross-attention; not trained."
+        )
+    else:
+        summary = f"`florenz model init {preset}` (seed {seed}): random weights for tests and plumbing; not trained."
+    card = build_model_card(model_id=str(out), summary=summary, preset=preset, base_model=base_models(preset=preset))
+    return save_model_and_processor(model, processor, out, card)

@@ -9,13 +9,56 @@ import json
 def _info(args: argparse.Namespace) -> int:
     from .parameter_count import count_parameters
 
-    counts = count_parameters(args.preset)
+    if args.preset in _scenes_presets():
+        from trainers.scenes_model import DECODER_VOCAB, ENCODER_VOCAB
+        from trainers.scenes_presets import SCENES_PRESETS, scenes_config
+
+        preset = SCENES_PRESETS[args.preset]
+        # Scenes tokenizers are trained per corpus: count with their target vocabularies (the Gemma-3 one for nano)
+        text_vocab = None if preset["tokenizer"] == "gemma3" else DECODER_VOCAB
+        counts = count_parameters(scenes_config(args.preset, ENCODER_VOCAB, text_vocab), preset["freeze_policy"])
+    else:
+        counts = count_parameters(_known_preset(args.preset))
     if args.json:
         print(json.dumps(counts))
     else:
         for name, value in counts.items():
             print(f"{name}: {value:,} ({value / 1e9:.3f}B)")
     return 0
+
+
+def _florenz_presets() -> list[str]:
+    from modeling_florenz.configuration_florenz import FLORENZ_PRESETS
+
+    return sorted(FLORENZ_PRESETS)
+
+
+def _scenes_presets() -> list[str]:
+    from trainers.scenes_presets import SCENES_PRESETS
+
+    return sorted(SCENES_PRESETS)
+
+
+def _known_preset(name: str) -> str:
+    if name not in _florenz_presets():
+        raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(_florenz_presets() + _scenes_presets())}")
+    return name
+
+
+class _InfoHelp(argparse.Action):
+    """`florenz model info --help` lists the presets; reading them imports transformers, so only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.description = (
+            "Total and trainable parameters of a preset, built on the meta device (no memory, no weights). "
+            f"Model presets: {', '.join(_florenz_presets())}. Scenes sweep presets (trainable = their freeze "
+            f"policy, vocabularies = the Scenes tokenizers' target sizes): {', '.join(_scenes_presets())}."
+        )
+        parser.print_help()
+        parser.exit()
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -181,8 +224,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model = subparsers.add_parser("model", help="inspect, initialise and convert Florenz models")
     commands = model.add_subparsers(dest="model_command", metavar="MODEL_COMMAND", required=True)
 
-    info = commands.add_parser("info", help="parameter counts of a preset (built on the meta device)")
-    info.add_argument("preset")
+    info = commands.add_parser("info", help="parameter counts of a preset (built on the meta device)", add_help=False)
+    info.add_argument("-h", "--help", action=_InfoHelp, help="list the presets and exit")
+    info.add_argument("preset", help="a model or Scenes preset (listed above)")
     info.add_argument("--json", action="store_true", help="print {total_params, trainable_params} as JSON")
     info.set_defaults(func=_info)
 

@@ -58,8 +58,6 @@ _GENERATION_FIELDS = ("no_repeat_ngram_size", "early_stopping", "forced_bos_toke
 # Gemma-side ids every released model uses (decoder starts with <eos>).
 _DECODER_IDS = {"pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2, "decoder_start_token_id": 1}
 _ENCODER_IDS = {"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "decoder_start_token_id": 2}
-# The paper decodes with 4 beams and at most 128 new tokens.
-_PAPER_DECODING = {"num_beams": 4, "max_new_tokens": 128}
 
 
 def authors_kind(config: dict[str, Any]) -> str:
@@ -222,22 +220,19 @@ def _default_image_size(folder: Path) -> int:
     return DEFAULT_IMAGE_SIZE
 
 
-def model_card(source: str, kind: str, config: dict[str, Any]) -> str:
+def card_summary(source: str, kind: str, config: dict[str, Any]) -> str:
+    """What the model card says about the source checkpoint."""
     decoder = (
-        "Florence-2 BART decoder over the Gemma-2 vocabulary"
+        "Florence-2's BART decoder over the Gemma-2 vocabulary"
         if kind == "bart"
-        else "Gemma-2 with gated cross-attention"
+        else "Gemma-2 with gated cross-attention in every layer"
     )
     return (
-        "---\nlibrary_name: transformers\npipeline_tag: image-text-to-text\ntags:\n- florenz\n"
-        "- multilingual-captioning\n---\n\n"
-        f"# Florenz ({decoder})\n\n"
         f"Converted with `florenz model convert caption-via-translation` from `{source}`, a checkpoint released by the "
         "authors of *Scaling Laws for Conditional Emergence of Multilingual Image Captioning via Generalization from "
-        "Translation* (code: `spravil/caption-via-translation`). The weights are the source's, renamed to the "
-        "Hub-native Florenz layout; load with `trust_remote_code=True`.\n\n"
-        f"- encoder vocabulary: {config['encoder_config']['vocab_size']}, decoder vocabulary: "
-        f"{config['text_config']['vocab_size']}\n- image size: {config['image_size']}\n"
+        f"Translation* (code: `spravil/caption-via-translation`); decoder: {decoder}. The weights are the source's, "
+        f"renamed to the Hub-native Florenz layout (encoder vocabulary {config['encoder_config']['vocab_size']}, "
+        f"decoder vocabulary {config['text_config']['vocab_size']}, image size {config['image_size']})."
     )
 
 
@@ -256,6 +251,7 @@ def convert_caption_via_translation(
     from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
 
     from .checkpoint_init import save_model_and_processor
+    from .model_card import build_model_card
 
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; allowed: {list(DTYPES)}")
@@ -288,12 +284,10 @@ def convert_caption_via_translation(
     model.to(target_dtype)
     model.config.dtype = target_dtype
     text = config["text_config"]
-    model.generation_config.update(
-        **_PAPER_DECODING, **{name: text[name] for name in _GENERATION_FIELDS if text.get(name) is not None}
-    )
+    model.generation_config.update(**{name: text[name] for name in _GENERATION_FIELDS if text.get(name) is not None})
     processor = FlorenzProcessor(florenz_image_processor(image_size), decoder_tok, encoder_tok)
-    card = model_card(source_name or checkpoint.name, kind, kwargs)
-    return save_model_and_processor(model, processor, out, card=card)
+    card = build_model_card(model_id=str(out), summary=card_summary(source_name or checkpoint.name, kind, kwargs))
+    return save_model_and_processor(model, processor, out, card)
 
 
 __all__ = [

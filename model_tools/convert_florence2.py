@@ -625,6 +625,7 @@ def convert_florence2(
     """Write a Florenz 0.4B/1.0B-style folder (model + processor) from a Florence-2 checkpoint; returns the folder and
     the Gemma ids that matched no BART piece."""
     from .checkpoint_init import save_model_and_processor
+    from .model_card import base_models, build_model_card
 
     check_output_folder(out)
     check_image_size(image_size)
@@ -636,7 +637,14 @@ def convert_florence2(
         text_vocab_size=text_vocab_size,
         seed=seed,
     )
-    return save_model_and_processor(model, processor, out), unmatched
+    card = build_model_card(
+        model_id=str(out),
+        summary=f"Converted from the Florence-2 checkpoint `{Path(florence2_dir).name}`: its BART decoder re-targeted to "
+        f"the Gemma vocabulary of `{Path(gemma_tokenizer_dir).name}` ({len(unmatched)} Gemma ids matched no BART "
+        "piece and start from the mean embedding); not trained after conversion.",
+        base_model=base_models(florence2_dir),
+    )
+    return save_model_and_processor(model, processor, out, card), unmatched
 
 
 def check_image_size(image_size: int) -> None:

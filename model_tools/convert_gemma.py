@@ -186,6 +186,7 @@ def convert_florence_gemma2(
 ) -> Path:
     """Florence-2(-large) + Gemma-2(-2B/9B) folders → a Florenz 3.5B/11.2B-style folder (model + processor)."""
     from .checkpoint_init import save_model_and_processor
+    from .model_card import base_models, build_model_card
 
     check_output_folder(out)
     check_image_size(image_size)
@@ -193,7 +194,13 @@ def convert_florence_gemma2(
     gemma = GemmaFolderSource(gemma2_dir, "gemma2")
     gemma_state, tokenizer = gemma.load()
     model, processor = build_florenz_with_gemma_decoder(florence2, gemma.text, gemma_state, tokenizer, image_size, seed)
-    return save_model_and_processor(model, processor, out)
+    card = build_model_card(
+        model_id=str(out),
+        summary=f"Converted from `{Path(florence2_dir).name}` (vision tower, projector, encoder) and "
+        f"`{Path(gemma2_dir).name}` (decoder) with new gated cross-attention; not trained after conversion.",
+        base_model=base_models(florence2_dir, gemma2_dir),
+    )
+    return save_model_and_processor(model, processor, out, card)
 
 
 def convert_nano(
@@ -206,6 +213,7 @@ def convert_nano(
 ) -> Path:
     """Florence-2-shaped encoder + Gemma-3 text decoder (folder, `.gguf` file or "bundled" 270M) → nano-style folder."""
     from .checkpoint_init import save_model_and_processor
+    from .model_card import base_models, build_model_card
 
     check_output_folder(out)
     check_image_size(image_size)
@@ -216,7 +224,13 @@ def convert_nano(
     model, processor = build_florenz_with_gemma_decoder(
         florence2, text_config, gemma_state, tokenizer, image_size, seed
     )
-    return save_model_and_processor(model, processor, out)
+    card = build_model_card(
+        model_id=str(out),
+        summary=f"Converted from `{Path(florence2_dir).name}` (vision tower, projector, encoder) and the Gemma-3 "
+        f"decoder `{Path(gemma3).name}` with new gated cross-attention; not trained after conversion.",
+        base_model=base_models(florence2_dir, gemma3),
+    )
+    return save_model_and_processor(model, processor, out, card)
 
 
 __all__ = [

@@ -10,7 +10,9 @@ it is tokenized by the BART-style `encoder_tokenizer`; everything the decoder se
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +47,15 @@ LANGUAGE_PREFIXES = {
     "ru": "На картинке изображен",
     "zh": "图为",
 }
+# Florence-2's task tokens (what its processor takes as `text`) → Florenz tasks.
+TASK_TOKENS = {
+    "<CAPTION>": "caption",
+    "<DETAILED_CAPTION>": "detailed_caption",
+    "<MORE_DETAILED_CAPTION>": "more_detailed_caption",
+}
+# Separates an instruction from the start of the answer that is forced into the decoder (a chat's prefilled
+# assistant message): "Caption this image in French.\nAnswer: La photo montre".
+ANSWER_MARKER = "\nAnswer:"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LABEL_PAD_ID = -100
@@ -62,6 +73,7 @@ _CALL_KWARGS = (
     "max_length",
     "max_target_length",
     "return_tensors",
+    "padding",
 )
 
 
@@ -80,6 +92,106 @@ def build_prompt(task: str, language: str, source: str | None = None) -> str:
             raise ValueError(f"task {task!r} takes no source text (only 'translate' does), got {source!r}")
         instruction = TASK_PROMPTS[task]
     return f"The target language is {LANGUAGES[language]}. {instruction}"
+
+
+# Names an instruction may use for a language: the code, the English name, and "Chinese" for simplified Chinese.
+_LANGUAGE_WORDS = {
+    **{code: code for code in LANGUAGES},
+    **{name.lower(): code for code, name in LANGUAGES.items()},
+    "chinese": "zh",
+}
+_LANGUAGE_PATTERN = "|".join(sorted((re.escape(word) for word in _LANGUAGE_WORDS), key=len, reverse=True))
+_FLORENZ_PROMPT = re.compile(r"The target language is (?P<name>[^.]+)\. (?P<instruction>.+)", re.DOTALL)
+_TRANSLATE = re.compile(
+    rf"translate(?: (?:this|the following))?(?: text| sentence)?(?: from \w+)? (?:in)?to (?P<language>{_LANGUAGE_PATTERN})"
+    r"\s*:\s*(?P<source>.+)",
+    re.IGNORECASE | re.DOTALL,
+)
+_CAPTION = re.compile(
+    rf"(?:caption|describe)\b(?P<body>.*?)(?:\bin (?P<language>{_LANGUAGE_PATTERN}))?\s*[.!?]?",
+    re.IGNORECASE | re.DOTALL,
+)
+INSTRUCTION_FORMS = (
+    "'Caption this image in French.', 'Describe this image in detail in German.', "
+    "'Describe this image in a paragraph.', 'Translate to German: <text>', a Florence-2 task token "
+    f"({', '.join(TASK_TOKENS)}), the Florenz prompt ('{build_prompt('caption', 'fr')}') or '' (caption); "
+    f"an answer start to force into the decoder follows {ANSWER_MARKER!r}"
+)
+
+
+def parse_instruction(text: str) -> tuple[str, str | None, str | None, str | None]:
+    """Free-text instruction → (task, language or None when not named, translation source, forced answer start).
+
+    This is what `processor(images, text)` and the chat template feed in: the instructions users write for
+    image-text-to-text models, Florence-2's task tokens, or the Florenz encoder prompt itself.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str instruction, got {type(text).__name__}; allowed: {INSTRUCTION_FORMS}")
+    instruction, marker, answer = text.partition(ANSWER_MARKER)
+    answer = answer.strip() or None if marker else None
+    instruction = instruction.strip()
+    if not instruction:
+        return "caption", None, None, answer
+    if instruction in TASK_TOKENS:
+        return TASK_TOKENS[instruction], None, None, answer
+    if match := _FLORENZ_PROMPT.fullmatch(instruction):
+        names = {name: code for code, name in LANGUAGES.items()}
+        language = names.get(match["name"])
+        rest = match["instruction"]
+        translate_head = TASK_PROMPTS["translate"].format(source="")
+        if language is not None:
+            if rest.startswith(translate_head) and rest[len(translate_head) :].strip():
+                return "translate", language, rest[len(translate_head) :], answer
+            for task in CAPTION_TASKS:
+                if rest == TASK_PROMPTS[task]:
+                    return task, language, None, answer
+    elif match := _TRANSLATE.fullmatch(instruction):
+        return "translate", _LANGUAGE_WORDS[match["language"].lower()], match["source"].strip(), answer
+    elif match := _CAPTION.fullmatch(instruction):
+        body = match["body"].lower()
+        task = "more_detailed_caption" if "paragraph" in body else "detailed_caption" if "detail" in body else "caption"
+        language = _LANGUAGE_WORDS[match["language"].lower()] if match["language"] else None
+        if language is None and (other := re.search(r"\bin (?!detail\b|a paragraph\b)(\w+)\W*$", body)):
+            raise ValueError(f"unknown language {other[1]!r} in {instruction!r}; allowed: {', '.join(LANGUAGES)}")
+        return task, language, None, answer
+    raise ValueError(f"cannot read the instruction {instruction!r}; allowed: {INSTRUCTION_FORMS}")
+
+
+def _chat_template() -> str:
+    """Jinja chat template: one user turn (image + instruction text, or structured `{"type": "task", "task": …,
+    "language": …, "source": …}` content rendered as the Florenz prompt) and an optional final assistant turn whose
+    text is forced into the decoder. `processor(images, text)` reads the rendered text with `parse_instruction`."""
+    names = json.dumps(LANGUAGES, ensure_ascii=False)
+    prompts = json.dumps(TASK_PROMPTS, ensure_ascii=False)
+    return (
+        "{%- set names = " + names + " -%}{%- set prompts = " + prompts + " -%}"
+        "{%- set marker = " + json.dumps(ANSWER_MARKER) + " -%}"
+        "{%- for message in messages -%}"
+        "{%- if message.role == 'user' -%}"
+        "{%- if loop.index0 != 0 -%}{{ raise_exception('Florenz takes one user turn (image + instruction), "
+        "optionally followed by the start of the answer') }}{%- endif -%}"
+        "{%- if message.content is string -%}{{ message.content }}{%- else -%}"
+        "{%- for item in message.content -%}"
+        "{%- if item.type == 'text' -%}{{ item.text }}"
+        "{%- elif item.type == 'task' -%}"
+        "{%- if item.task not in prompts or item.language not in names -%}{{ raise_exception('task content needs "
+        "task in ' ~ (prompts | list | join(', ')) ~ ' and language in ' ~ (names | list | join(', '))) }}{%- endif -%}"
+        "The target language is {{ names[item.language] }}. "
+        "{{ prompts[item.task] | replace('{source}', item.source if item.source is defined else '') }}"
+        "{%- endif -%}"
+        "{%- endfor -%}{%- endif -%}"
+        "{%- elif message.role == 'assistant' -%}"
+        "{%- if not loop.last or loop.index0 != 1 -%}{{ raise_exception('an assistant turn must be the last one and "
+        "follow the user turn') }}{%- endif -%}"
+        "{{ marker }} {% if message.content is string %}{{ message.content }}{% else %}"
+        "{% for item in message.content %}{% if item.type == 'text' %}{{ item.text }}{% endif %}{% endfor %}{% endif %}"
+        "{%- else -%}{{ raise_exception('Florenz chats take user and assistant turns only, got ' ~ message.role) }}"
+        "{%- endif -%}"
+        "{%- endfor -%}"
+    )
+
+
+CHAT_TEMPLATE = _chat_template()
 
 
 def florenz_image_processor(image_size: int) -> CLIPImageProcessorPil:
@@ -189,7 +301,7 @@ class FlorenzProcessor(ProcessorMixin):
     the `generate` that consumed the *latest* processor call (or pass `strip_prefix` explicitly).
     """
 
-    def __init__(self, image_processor=None, tokenizer=None, encoder_tokenizer=None, **kwargs):
+    def __init__(self, image_processor=None, tokenizer=None, encoder_tokenizer=None, chat_template=None, **kwargs):
         missing = [
             name
             for name, value in (
@@ -208,8 +320,11 @@ class FlorenzProcessor(ProcessorMixin):
             for key in ("image_processor_type", "auto_map", "processor_class"):
                 settings.pop(key, None)
             image_processor = CLIPImageProcessorPil(**settings)
-        super().__init__(image_processor, tokenizer, encoder_tokenizer, **kwargs)
+        super().__init__(
+            image_processor, tokenizer, encoder_tokenizer, chat_template=chat_template or CHAT_TEMPLATE, **kwargs
+        )
         self._forced_prefix_rows: list[list[int]] | None = None
+        self._encoder_rows: list[list[int]] | None = None
 
     @property
     def model_input_names(self) -> list[str]:
@@ -228,19 +343,26 @@ class FlorenzProcessor(ProcessorMixin):
         self,
         images: Any = None,
         text: str | None | Sequence[str | None] = None,
-        task: str | Sequence[str] = "caption",
-        language: str | Sequence[str] = "en",
+        task: str | Sequence[str] | None = None,
+        language: str | Sequence[str] | None = None,
         prefix: bool = False,
         text_target: str | Sequence[str] | None = None,
         max_length: int | None = None,
         max_target_length: int | None = None,
         return_tensors: str | None = "pt",
+        padding: bool | str = True,
+        videos: None = None,
+        audio: None = None,
         **kwargs: Any,
     ) -> BatchFeature:
         r"""
         images: one image or a list; each a `PIL.Image` (any mode/size), a file path or encoded bytes.
-        text: source sentence(s) for `task="translate"` (None for caption tasks); a single value applies to all images.
-        task / language: one value for the batch or one per image; see `TASKS` and `LANGUAGES`.
+        text: with `task`: the source sentence(s) for `task="translate"` (None for caption tasks). Without `task`
+            (the image-text-to-text convention, as in pipelines and chat templates): instruction(s) read by
+            `parse_instruction`, e.g. "Caption this image in French.", "Translate to German: A red circle.",
+            "<CAPTION>"; text after "\nAnswer:" is forced into the decoder. A single value applies to all images.
+        task / language: one value for the batch or one per image; see `TASKS` and `LANGUAGES`. Defaults: caption,
+            and English unless the instruction names a language.
         prefix: force `LANGUAGE_PREFIXES[language]` into the decoder (caption tasks only, for `generate`).
         text_target: reference output(s) → `labels` = `<bos> … <eos>`, right-padded with -100.
         max_length / max_target_length: truncate encoder prompts / labels (the final `</s>` / `<eos>` is kept).
@@ -251,8 +373,14 @@ class FlorenzProcessor(ProcessorMixin):
         """
         if kwargs:
             raise ValueError(f"unexpected argument(s) {sorted(kwargs)}; allowed: {', '.join(_CALL_KWARGS)}")
+        if videos is not None or audio is not None:
+            raise ValueError("Florenz reads images and text only; videos and audio must be None")
+        if padding not in (True, "longest"):
+            raise ValueError(f"padding must be True or 'longest' (batches pad to the longest row), got {padding!r}")
         if images is None:
             raise ValueError("images is required (one image or a list of images)")
+        if isinstance(images, (list, tuple)) and any(isinstance(item, (list, tuple)) for item in images):
+            images = self._one_image_per_sample(images)
         if not isinstance(prefix, bool):
             raise ValueError(f"prefix must be True or False, got {prefix!r}")
         _check_max_length("max_length", max_length, 2)
@@ -261,13 +389,26 @@ class FlorenzProcessor(ProcessorMixin):
         if not image_list:
             raise ValueError("images is an empty list; give at least one image")
         batch_size = len(image_list)
-        tasks = _per_item("task", task, batch_size)
         languages = _per_item("language", language, batch_size)
-        sources = _per_item("text", text, batch_size)
+        if task is None and text is not None:
+            tasks, languages, sources, answers = self._read_instructions(_per_item("text", text, batch_size), languages)
+        else:
+            tasks = _per_item("task", "caption" if task is None else task, batch_size)
+            languages = [item or "en" for item in languages]
+            sources = _per_item("text", text, batch_size)
+            answers = [None] * batch_size
         prompts = [
             build_prompt(item_task, item_language, item_source)
             for item_task, item_language, item_source in zip(tasks, languages, sources)
         ]
+        if any(answer is not None for answer in answers):
+            if prefix:
+                raise ValueError(f"give the forced answer start either as prefix=True or after {ANSWER_MARKER!r}")
+            if text_target is not None:
+                raise ValueError(
+                    f"an answer start after {ANSWER_MARKER!r} is for generation; it cannot be combined "
+                    "with text_target (training)"
+                )
         if prefix:
             if text_target is not None:
                 raise ValueError("prefix=True is for generation; it cannot be combined with text_target (training)")
@@ -289,10 +430,14 @@ class FlorenzProcessor(ProcessorMixin):
         )
         data["input_ids"] = encoded["input_ids"]
         data["attention_mask"] = encoded["attention_mask"]
+        self._encoder_rows = [list(row) for row in encoded["input_ids"]]
 
         self._forced_prefix_rows = None
-        if prefix:
-            rows = [self._prefix_row(item_language) for item_language in languages]
+        if prefix or any(answer is not None for answer in answers):
+            rows = [
+                self._prefix_row(item_language) if prefix else self._answer_row(answer)
+                for item_language, answer in zip(languages, answers)
+            ]
             width = max(len(row) for row in rows)
             pad_id = self.tokenizer.pad_token_id
             data["decoder_input_ids"] = [[pad_id] * (width - len(row)) + row for row in rows]
@@ -305,8 +450,74 @@ class FlorenzProcessor(ProcessorMixin):
         return BatchFeature(data=data, tensor_type=return_tensors)
 
     def _prefix_row(self, language: str) -> list[int]:
-        words = self.tokenizer(LANGUAGE_PREFIXES[language], add_special_tokens=False)["input_ids"]
+        return self._answer_row(LANGUAGE_PREFIXES[language])
+
+    def _answer_row(self, answer: str | None) -> list[int]:
+        """Decoder start, `<bos>` and the words of `answer` (nothing more for None): what generate continues."""
+        words = self.tokenizer(answer, add_special_tokens=False)["input_ids"] if answer else []
         return [self.decoder_start_token_id, self.tokenizer.bos_token_id, *words]
+
+    @staticmethod
+    def _one_image_per_sample(images: Sequence[Any]) -> list[Any]:
+        """Chat templates and pipelines pass one image list per sample; Florenz reads exactly one image each."""
+        flat = []
+        for index, item in enumerate(images):
+            group = list(item) if isinstance(item, (list, tuple)) else [item]
+            if len(group) != 1:
+                raise ValueError(f"sample {index} has {len(group)} images; Florenz reads exactly one image per sample")
+            flat.append(group[0])
+        return flat
+
+    @staticmethod
+    def _read_instructions(
+        texts: list[Any], languages: list[str | None]
+    ) -> tuple[list[str], list[str], list[str | None], list[str | None]]:
+        """Instructions → per-item task, language, source and forced answer start (see `parse_instruction`)."""
+        tasks, resolved, sources, answers = [], [], [], []
+        for index, (text, language) in enumerate(zip(texts, languages)):
+            item_task, named, source, answer = parse_instruction("" if text is None else text)
+            if named is not None and language is not None and named != language:
+                raise ValueError(
+                    f"text {index} asks for language {named!r} but language={language!r} was passed; give one of them"
+                )
+            tasks.append(item_task)
+            resolved.append(named or language or "en")
+            sources.append(source)
+            answers.append(answer)
+        return tasks, resolved, sources, answers
+
+    def post_process_image_text_to_text(
+        self, generated_outputs: Any, skip_special_tokens: bool = True, **kwargs: Any
+    ) -> list[str]:
+        """Texts for the image-text-to-text pipeline.
+
+        Generated rows decode to what follows the forced answer start (leading space kept, so the pipeline's
+        "prefilled answer + continuation" reads as one text). The encoder prompt rows of the latest call, which the
+        pipeline decodes to remove an echoed prompt, decode with the encoder tokenizer to the Florenz prompt.
+        A single sequence (1-D) gives a list of one text.
+        """
+        rows = generated_outputs.tolist() if hasattr(generated_outputs, "tolist") else list(generated_outputs)
+        rows = _as_id_rows([rows] if rows and not isinstance(rows[0], (list, tuple)) else rows)
+        if self._encoder_rows is not None and rows == self._encoder_rows:
+            return self.encoder_tokenizer.batch_decode(rows, skip_special_tokens=skip_special_tokens, **kwargs)
+        vocab_size = len(self.tokenizer)
+        forced = self._forced_prefix_rows or [[]]
+        repeats = max(len(rows) // len(forced), 1)
+        texts = []
+        for index, row in enumerate(rows):
+            own = forced[min(index // repeats, len(forced) - 1)]
+            # generate() prepends the decoder start id only when no forced row begins with it
+            start = next((head for head in (own, [self.decoder_start_token_id, *own]) if row[: len(head)] == head), [])
+            full, head = (
+                self.tokenizer.decode(
+                    [token for token in ids if 0 <= token < vocab_size],
+                    skip_special_tokens=skip_special_tokens,
+                    **kwargs,
+                )
+                for ids in (row, start)
+            )
+            texts.append(full.removeprefix(head))
+        return texts
 
     def _labels(self, targets: list[Any], max_target_length: int | None) -> list[list[int]]:
         for index, target in enumerate(targets):

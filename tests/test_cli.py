@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -84,6 +85,23 @@ def test_experiment_smoke_writes_runs_fit_and_report(tmp_path):
     report = (tmp_path / "report.md").read_text()
     for section in ("## Runs", "## Fitted laws", "## Emergence", "## Scenes-CoMMuTE", "## Shapes compared"):
         assert section in report
+    # The best model is exported with a card whose model-index holds its runs.csv numbers, and the outputs release.
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(tmp_path / "best-model" / "README.md")
+    best = next(r for r in csv.DictReader(runs) if r["run_id"] == card.data.to_dict()["florenz"]["training"]["run_id"])
+    cards_ce = {r.metric_name: r.metric_value for r in card.data.eval_results if r.metric_type == "cross_entropy"}
+    assert sorted(cards_ce.values()) == sorted(float(best[c]) for c in ("ce_seen_caption", "ce_unseen_caption",
+                                                                       "ce_translation"))  # fmt: skip
+    release = florenz("release", "--model", str(tmp_path / "best-model"), "--dataset", str(tmp_path / "scenes"),
+                      "--space", "--out", str(tmp_path / "hub"), "--dry-run")  # fmt: skip
+    assert release.returncode == 0, release.stderr[-3000:]
+    for repo in (
+        "model repo florenz/florenz-",
+        "dataset repo florenz/florenz-scenes",
+        "space repo florenz/florenz-demo",
+    ):
+        assert repo in release.stdout
     rerun = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=900)
     assert rerun.returncode == 0
     assert len((tmp_path / "runs.csv").read_text().splitlines()) == 9  # finished runs are not repeated

@@ -4,21 +4,80 @@ from __future__ import annotations
 
 import argparse
 
+TRAIN_DESCRIPTION = (
+    "Train a Florenz model. Every field of FlorenzPretrainConfig / FlorenzSFTConfig (transformers "
+    "Seq2SeqTrainingArguments plus model, dataset, seen_samples, max_encoder_length, …) is a flag in the library's "
+    "snake_case (kebab-case aliases accepted); --config FILE.yaml sets fields, flags on the command line override it."
+)
 
-def _train(args: argparse.Namespace) -> int:
+
+def training_parser(recipe: str = "pretrain"):
+    """`HfArgumentParser` over the recipe's config, with `--config` and `--recipe`: what `florenz train` parses."""
     from transformers import HfArgumentParser
 
     from .config import FlorenzPretrainConfig, FlorenzSFTConfig
+
+    parser = HfArgumentParser(
+        FlorenzSFTConfig if recipe == "sft" else FlorenzPretrainConfig,
+        prog="florenz train",
+        description=TRAIN_DESCRIPTION,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--config", help="YAML file with config fields (command-line flags override it)")
+    parser.add_argument(
+        "--recipe", choices=("pretrain", "sft"), default=recipe, help="defaults of continued pre-training or SFT"
+    )
+    return parser
+
+
+def training_config(argv: list[str]):
+    """Config from `florenz train` arguments: YAML fields (if `--config`) updated by the flags given explicitly."""
+    import yaml
+
+    recipe = "sft" if _flag_value(argv, "--recipe") == "sft" else "pretrain"
+    parser = training_parser(recipe)
+    explicit = {
+        action.dest: action.default for action in parser._actions if action.dest not in ("help", "config", "recipe")
+    }
+    for action in parser._actions:  # only flags given on the command line may override the YAML file
+        if action.dest in explicit:
+            action.default = argparse.SUPPRESS
+    namespace = parser.parse_args(argv)
+    fields = {}
+    if namespace.config:
+        with open(namespace.config, encoding="utf-8") as handle:
+            fields = yaml.safe_load(handle) or {}
+        if not isinstance(fields, dict):
+            raise ValueError(f"{namespace.config} must hold a mapping of config fields, got {type(fields).__name__}")
+    fields.update({name: value for name, value in vars(namespace).items() if name not in ("config", "recipe")})
+    (config,) = parser.parse_dict(fields)
+    return config
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    for index, item in enumerate(argv):
+        if item == flag and index + 1 < len(argv):
+            return argv[index + 1]
+        if item.startswith(flag + "="):
+            return item.split("=", 1)[1]
+    return None
+
+
+class _TrainHelp(argparse.Action):
+    """`florenz train --help`: the full field list, built only when asked (importing transformers is slow)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        training_parser(getattr(namespace, "recipe", None) or "pretrain").print_help()
+        parser.exit()
+
+
+def _train(args: argparse.Namespace) -> int:
     from .run import train
 
-    config_class = FlorenzSFTConfig if args.recipe == "sft" else FlorenzPretrainConfig
-    parser = HfArgumentParser(config_class)
-    if args.config:
-        (config,) = parser.parse_yaml_file(args.config)
-        if args.overrides:
-            raise ValueError("give either --config FILE.yaml or training flags, not both")
-    else:
-        (config,) = parser.parse_args_into_dataclasses(args=args.overrides)
+    config = training_config(args.overrides)
     train(config)
     print(f"saved final model to {config.output_dir}/final")
     return 0
@@ -51,22 +110,44 @@ def _experiment(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
         "train",
-        help="train one model (TRL-style config: YAML file or flags such as --output_dir DIR --seen_samples N)",
-        description="Train a Florenz model. Flags are the fields of FlorenzPretrainConfig / FlorenzSFTConfig "
-        "(transformers Seq2SeqTrainingArguments plus model, dataset, seen_samples, max_encoder_length, …).",
+        help="train one model (TRL-style: a YAML config and/or flags such as --output_dir DIR --seen_samples N)",
+        description=TRAIN_DESCRIPTION,
+        add_help=False,
     )
-    train.add_argument("--config", help="YAML file with the config fields")
-    train.add_argument("--recipe", choices=("pretrain", "sft"), default="pretrain")
+    train.add_argument("-h", "--help", action=_TrainHelp, help="list every training field and exit")
+    # the fields themselves are parsed by `training_config`, so that `florenz --help` needs no transformers import
     train.set_defaults(func=_train, accepts_extra_flags=True, overrides=[])
 
-    sweep = subparsers.add_parser("sweep", help="run the model-size × seen-samples grid on Florenz-Scenes")
-    sweep.add_argument("--out", required=True)
-    sweep.add_argument("--presets", nargs="+", required=True)
-    sweep.add_argument("--samples", nargs="+", type=int, required=True)
-    sweep.add_argument("--seeds", nargs="+", type=int, default=[0])
-    sweep.add_argument("--batch-size", type=int, default=32)
-    sweep.add_argument("--num-eval", type=int, default=64)
-    sweep.add_argument("--generation-rows", type=int, default=32)
+    sweep = subparsers.add_parser(
+        "sweep",
+        help="run the model-size × seen-samples grid on Florenz-Scenes",
+        description="Train every preset × samples × seed point on Florenz-Scenes and append it to OUT/runs.csv; "
+        "finished points are skipped, so an interrupted sweep resumes by running the same command.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sweep.add_argument("--out", required=True, help="sweep folder (runs.csv, one folder per run)")
+    sweep.add_argument("--presets", nargs="+", required=True, help="Scenes model presets, e.g. scenes-xs scenes-s")
+    sweep.add_argument("--samples", nargs="+", type=int, required=True, help="training samples S of each run")
+    sweep.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds; each point runs once per seed")
+    sweep.add_argument(
+        "--batch_size",
+        "--batch-size",
+        dest="batch_size",
+        type=int,
+        default=32,
+        help="training batch per step (one process)",
+    )
+    sweep.add_argument(
+        "--num_eval", "--num-eval", dest="num_eval", type=int, default=64, help="rows per eval set for the CE"
+    )
+    sweep.add_argument(
+        "--generation_rows",
+        "--generation-rows",
+        dest="generation_rows",
+        type=int,
+        default=32,
+        help="rows per caption set decoded for BLEU, CIDEr and target-language share",
+    )
     sweep.set_defaults(func=_sweep)
 
     experiment = subparsers.add_parser(

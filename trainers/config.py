@@ -1,19 +1,22 @@
 """TRL-style configs for Florenz seq2seq training: a dataclass on top of `Seq2SeqTrainingArguments`.
 
-Defaults are the paper's recipes (reference §5): continued pre-training (lr 1e-4, cosine, 100 warm-up steps,
-wd 0.01, 224 px, 128/128 tokens, task×language balancing over the 7 covered keys) and the generalist fine-tune
-(lr 5e-5, wd 0.05, 768 px, uniform over 11 keys). Everything can be overridden from YAML or flags
+Defaults are the paper's recipes (reference §5): continued pre-training (lr 1e-4, cosine, 100 warm-up steps but at
+most 10% of the run, wd 0.01, 224 px, 128/128 tokens, task×language balancing over the 7 covered keys) and the
+generalist fine-tune (lr 5e-5, wd 0.05, 768 px, uniform over 11 keys). Everything can be overridden from YAML or flags
 (`HfArgumentParser`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from transformers import Seq2SeqTrainingArguments
 
 FREEZE_POLICIES = ("paper", "all")
 BALANCING = ("pretrain", "generalist")
+PAPER_WARMUP_STEPS = 100
+WARMUP_CAP = 0.1  # share of a run that the default warm-up may take
 
 
 @dataclass
@@ -27,7 +30,7 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
     seen_samples: int = field(default=2048, metadata={"help": "Training samples S; max_steps = S / global batch."})
     max_encoder_length: int = field(default=128, metadata={"help": "Prompt tokens after the image tokens."})
     max_decoder_length: int = field(default=128, metadata={"help": "Target tokens incl. <bos>/<eos>."})
-    image_size: int = field(default=224)
+    image_size: int = field(default=224, metadata={"help": "Processor image size in pixels (square resize)."})
     balancing: str = field(default="pretrain", metadata={"help": f"Task×language mix, one of {BALANCING}."})
     caption_langs: str = field(default="en,de", metadata={"help": "Scenes: caption languages in training."})
     translation_langs: str = field(default="de,fr,es,ru,zh", metadata={"help": "Scenes: translation targets."})
@@ -44,22 +47,33 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
         metadata={"help": "Also train the vision tower + projector (only for models without a pretrained one)."},
     )
 
-    learning_rate: float = 1e-4
-    lr_scheduler_type: str = "cosine"
-    warmup_steps: float = 100
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    seed: int = 44595
-    per_device_train_batch_size: int = 32
-    logging_steps: float = 25
-    save_strategy: str = "steps"
-    save_steps: float = 500
-    save_total_limit: int | None = 2
-    eval_strategy: str = "no"
-    report_to: None | str | list[str] = "none"
-    remove_unused_columns: bool = False
-    train_sampling_strategy: str = "sequential"
-    use_cpu: bool = False
+    # Seq2SeqTrainingArguments fields with the paper's defaults (help repeated: a redefined field loses its own).
+    learning_rate: float = field(default=1e-4, metadata={"help": "Peak AdamW learning rate."})
+    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule after warm-up."})
+    warmup_steps: float | None = field(
+        default=None,
+        metadata={
+            "help": "Linear warm-up: an int (steps) or a float in [0, 1) (share of the run). Default: the paper's "
+            "100 steps, capped at a tenth of the run so that short runs reach their peak rate."
+        },
+    )
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
+    seed: int = field(default=44595, metadata={"help": "Seed of model init, data order and dropout."})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "Training batch per device."})
+    logging_steps: float = field(default=25, metadata={"help": "Log the training loss every N optimizer steps."})
+    save_strategy: str = field(default="steps", metadata={"help": "When to write checkpoints: no, steps, epoch."})
+    save_steps: float = field(default=500, metadata={"help": "Checkpoint every N optimizer steps."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Keep at most N checkpoints."})
+    eval_strategy: str = field(default="no", metadata={"help": "When to evaluate CE (and BLEU): no, steps, epoch."})
+    report_to: None | str | list[str] = field(default="none", metadata={"help": "Experiment trackers, or none."})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Keep False: the collator needs the image and text columns."}
+    )
+    train_sampling_strategy: str = field(
+        default="sequential", metadata={"help": "The balanced stream is already shuffled: keep it sequential."}
+    )
+    use_cpu: bool = field(default=False, metadata={"help": "Train on CPU even where an accelerator is available."})
 
     def __post_init__(self) -> None:
         if self.balancing not in BALANCING:
@@ -69,6 +83,9 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
         for name in ("seen_samples", "max_encoder_length", "max_decoder_length", "image_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        scaled_warmup = self.warmup_steps is None
+        if scaled_warmup:
+            self.warmup_steps = 0
         super().__post_init__()
         global_batch = self.per_device_train_batch_size * self.gradient_accumulation_steps * max(self.world_size, 1)
         if self.seen_samples % global_batch:
@@ -77,6 +94,8 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
                 "(per-device batch × gradient accumulation × processes), so that S is exact"
             )
         self.max_steps = self.seen_samples // global_batch
+        if scaled_warmup:
+            self.warmup_steps = min(PAPER_WARMUP_STEPS, math.ceil(WARMUP_CAP * self.max_steps))
 
     @property
     def caption_languages(self) -> tuple[str, ...]:

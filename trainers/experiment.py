@@ -16,6 +16,7 @@ from typing import Any
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import build_scenes_release
 
+from .export import export_best_model
 from .fit_cli import run_fit
 from .report import write_report
 from .sweep import RUNS_CSV, run_sweep
@@ -136,4 +137,5 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
     run_fit(out / RUNS_CSV, out / "fit")
     report = write_report(out, plan_name, dataclasses.asdict(plan), wall_seconds=time.perf_counter() - started)
     print(f"[experiment] report: {report}", flush=True)
+    print(f"[experiment] best model: {export_best_model(out)}", flush=True)
     return report

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from datasets import Dataset, Features, Image, Value
+from huggingface_hub import ModelCard
 
 from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS, uniform_shares
 from dataset_builder.benchmarks import coco_karpathy, multi30k
@@ -161,6 +162,8 @@ def finetune(
     config: FlorenzSFTConfig, data_root: str | Path | None, translated_captions: Sequence[str | Path] = ()
 ) -> Path:
     """Fine-tune `config.model` (a saved model folder), resuming from `output_dir`'s last checkpoint; → final folder."""
+    from model_tools.checkpoint_init import set_generation_defaults
+    from model_tools.model_card import write_model_card
     from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
     from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
 
@@ -188,6 +191,32 @@ def finetune(
     trainer = FlorenzSeq2SeqTrainer(model=model, args=config, train_dataset=stream, processing_class=processor)
     trainer.train(resume_from_checkpoint=last_complete_checkpoint(config.output_dir))
     final = Path(config.output_dir) / FINAL_DIR
+    set_generation_defaults(trainer.model)
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))
+    write_model_card(final, finetune_card(config, sources, str(final)))
     return final
+
+
+def finetune_card(config: FlorenzSFTConfig, sources: dict, model_id: str) -> ModelCard:
+    """The fine-tuned model's card: coverage from the keys that had data, budget from the config."""
+    from model_tools.model_card import build_model_card
+
+    languages = {
+        kind: [key.split("-")[1] for key in sources if key.startswith(f"{kind}-")]
+        for kind in ("caption", "translation")
+    }
+    return build_model_card(
+        model_id=model_id,
+        summary=f"`{Path(config.model).name}` fine-tuned with `florenz finetune` on {', '.join(sorted(sources))}.",
+        preset=Path(config.model).name,
+        caption_languages=languages["caption"],
+        translation_languages=languages["translation"],
+        training={
+            "seen_samples": config.seen_samples,
+            "batch_size": config.per_device_train_batch_size,
+            "learning_rate": config.learning_rate,
+            "image_size": config.image_size,
+            "seed": config.seed,
+        },
+    )

@@ -6,6 +6,7 @@ in [0, 1]. Everything runs offline and without Java (the paper used Stanza/PTB t
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -24,8 +25,8 @@ _LATIN_RE = re.compile("[a-zA-Z\u00c0-\u024f]")
 _TOKEN_RE = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
 _WORD_RE = re.compile(r"[^\W\d_]+")
 
-# Frequent function words and caption vocabulary per Latin-script language. Words shared by two languages (e.g. "en"
-# fr/es, "la" fr/es, "in" en/de) count for both; the language with the most hits wins.
+# Frequent function words and caption vocabulary per Latin-script language (shared words such as "la" fr/es belong
+# to both). A text whose words all belong to exactly one list is that language.
 _LEXICON_WORDS: dict[str, str] = {
     "en": (
         "the a an of in on at with and or to is are was were be been this that these those there it its his her "
@@ -66,8 +67,6 @@ _LEXICON_WORDS: dict[str, str] = {
     ),
 }
 _LEXICON = {language: frozenset(words.split()) for language, words in _LEXICON_WORDS.items()}
-# Letters that (among en/de/fr/es) occur only in one language; each occurrence is one extra point.
-_DIACRITICS: dict[str, str] = {"de": "äöüß", "fr": "àâçèêëîïôûœ", "es": "áíóúñ¿¡"}
 
 
 def _check_language(language: str) -> None:
@@ -138,11 +137,28 @@ def cider(hyps: Sequence[str], refs: Sequence[str] | Sequence[Sequence[str]], la
     return float(score) * 100.0
 
 
-def detect_language(text: str) -> str | None:
-    """Best-guess language of `text` among `LANGUAGES`, or None when there is no evidence.
+@functools.cache
+def _language_identifier():
+    """py3langid's identifier over all 97 languages of its bundled model (loaded once, offline)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    Script decides zh (CJK ideographs) and ru (Cyrillic) when they make up most letters; Latin text is scored by
-    lexicon hits plus language-specific diacritics, and ties between the best languages give None.
+    return LanguageIdentifier.from_model_file(MODEL_FILE)
+
+
+def _lexicon_language(words: list[str]) -> str | None:
+    """The one language whose lexicon holds every word (procedural Scenes text), else None: only then is the
+    lexicon exact; other Latin text goes to the language identifier."""
+    covering = [lang for lang, lexicon in _LEXICON.items() if words and all(word in lexicon for word in words)]
+    return covering[0] if len(covering) == 1 else None
+
+
+def detect_language(text: str) -> str | None:
+    """Language of `text` if it is one of `LANGUAGES`, else None (another language, or no letters).
+
+    Script decides zh (CJK ideographs) and ru (Cyrillic), the only languages of those scripts among the six. Latin
+    text made only of one language's lexicon words (the Scenes vocabulary) takes that language; any other text is
+    classified by py3langid among all its 97 languages, so Italian or Portuguese is not mistaken for French or
+    Spanish.
     """
     text = unicodedata.normalize("NFKC", text).lower()
     n_cjk, n_cyr, n_lat = len(_CJK_RE.findall(text)), len(_CYRILLIC_RE.findall(text)), len(_LATIN_RE.findall(text))
@@ -151,14 +167,11 @@ def detect_language(text: str) -> str | None:
         return "zh"
     if n_cyr > n_lat:
         return "ru"
+    if not n_lat:
+        return None
     words = _WORD_RE.findall(text)
-    scores = {
-        lang: sum(word in lexicon for word in words) + sum(text.count(ch) for ch in _DIACRITICS.get(lang, ""))
-        for lang, lexicon in _LEXICON.items()
-    }
-    best = max(scores.values())
-    winners = [lang for lang, score in scores.items() if score == best]
-    return winners[0] if best > 0 and len(winners) == 1 else None
+    language = _lexicon_language(words) or _language_identifier().classify(text)[0]
+    return language if language in LANGUAGES else None
 
 
 def language_share(texts: Sequence[str], language: str) -> float:

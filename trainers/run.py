@@ -10,9 +10,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import ModelCard
+
 from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS, uniform_shares
 from dataset_builder.corpus import ScenesConfig
-from model_tools.checkpoint_init import INITIALISABLE_PRESETS, build_model_and_processor
+from model_tools.checkpoint_init import INITIALISABLE_PRESETS, build_model_and_processor, set_generation_defaults
+from model_tools.model_card import base_models, build_model_card, write_model_card
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor
 
@@ -158,6 +161,33 @@ def train(
     )
     trainer.train(resume_from_checkpoint=last_complete_checkpoint(args.output_dir))
     final = Path(args.output_dir) / FINAL_DIR
+    set_generation_defaults(trainer.model)  # only now: in-training evaluation decodes with the generation_* flags
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))
+    write_model_card(final, training_card(args, decoder_init, str(final)))
     return trainer, decoder_init
+
+
+def training_card(
+    args: FlorenzPretrainConfig, decoder_init: str, model_id: str, results: dict[str, Any] | None = None
+) -> ModelCard:
+    """The card of a trained model: preset, data, budget and coverage from the run's config; `results` from its eval."""
+    dataset = "Florenz-Scenes, generated on the fly" if args.dataset == "scenes" else Path(args.dataset).name
+    return build_model_card(
+        model_id=model_id,
+        summary=f"`{args.model}` trained with `florenz train` on {dataset} ({decoder_init} decoder).",
+        preset=Path(args.model).name,
+        base_model=base_models(preset=args.model),
+        caption_languages=args.caption_languages,
+        translation_languages=args.translation_languages,
+        training={
+            "dataset": dataset,
+            "seen_samples": args.seen_samples,
+            "batch_size": args.per_device_train_batch_size,
+            "learning_rate": args.learning_rate,
+            "image_size": args.image_size,
+            "seed": args.seed,
+            "decoder_init": decoder_init,
+        },
+        results=results,
+    )

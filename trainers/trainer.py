@@ -138,10 +138,26 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
             model.train(was_training)
         return results
 
+    def _generation_kwargs(self, gen_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Explicit kwargs, else the `generation_num_beams` / `generation_max_length` arguments, else beam 4 and
+        64 new tokens. `max_length` stays `max_length` (decoder tokens incl. the start and any forced prefix)."""
+        gen_kwargs = dict(gen_kwargs)
+        if gen_kwargs.get("num_beams") is None:
+            gen_kwargs["num_beams"] = getattr(self.args, "generation_num_beams", None) or 4
+        if gen_kwargs.get("max_length") is None and gen_kwargs.get("max_new_tokens") is None:
+            max_length = getattr(self.args, "generation_max_length", None)
+            if max_length is not None:
+                gen_kwargs["max_length"] = max_length
+            else:
+                gen_kwargs["max_new_tokens"] = 64
+        return gen_kwargs
+
     @torch.no_grad()
     def generate_texts(self, rows: Sequence[Mapping[str, Any]], prefix: bool = False, **gen_kwargs: Any) -> list[str]:
-        """Decode each row's prompt (beam 4, 64 new tokens unless overridden); `prefix` forces the language prefix."""
-        gen_kwargs = {"num_beams": 4, "max_new_tokens": 64, **gen_kwargs}
+        """Decode each row's prompt (see `_generation_kwargs` for beams and length); `prefix` forces the language
+        prefix."""
+        gen_kwargs = self._generation_kwargs(gen_kwargs)
+        max_length = gen_kwargs.pop("max_length", None)
         processor = self.processing_class
         model = self.model
         was_training = model.training
@@ -160,6 +176,14 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
                     max_length=getattr(self.args, "max_encoder_length", None),
                     return_tensors="pt",
                 ).to(self.args.device)
+                if max_length is not None:
+                    # as max_new_tokens, so that a folder's saved max_new_tokens cannot override it
+                    started = inputs["decoder_input_ids"].shape[1] if "decoder_input_ids" in inputs else 1
+                    gen_kwargs["max_new_tokens"] = max_length - started
+                    if gen_kwargs["max_new_tokens"] < 1:
+                        raise ValueError(
+                            f"generation max_length={max_length} leaves no room after {started} forced tokens"
+                        )
                 ids = model.generate(**inputs, **gen_kwargs)
                 texts.extend(processor.batch_decode(ids, skip_special_tokens=True))
         finally:

@@ -12,6 +12,7 @@ import math
 import pytest
 import torch
 from florence2_tiny import IMAGE, NUM_IMAGE_TOKENS, VISION, twin_state
+from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 from model_tools.convert_florence2 import (
@@ -69,6 +70,8 @@ def test_native_and_original_convert_to_identical_florenz_weights(
         assert torch.isfinite(tensor).all(), key
     config = json.loads((a / "config.json").read_text())
     assert config["text_config"]["model_type"] == "bart"
+    card = ModelCard.load(a / "README.md").data  # the converted folder carries its model card
+    assert card.library_name == "transformers" and card.pipeline_tag == "image-text-to-text" and not card.base_model
     assert config["encoder_config"]["vocab_size"] == 512  # 401 source rows padded to a multiple of 128
     assert config["vision_config"]["depths"] == VISION["depths"]
     native = load_file(native_dir / "model.safetensors")

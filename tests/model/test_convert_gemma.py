@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 from florence2_tiny import IMAGE, TEXTS
+from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 from florenz_cli import main as florenz_main
@@ -107,6 +108,7 @@ def test_florence_gemma2_conversion_keeps_gemma_exact(native_dir, gemma2_dir, tm
     out = convert_florence_gemma2(native_dir, gemma2_dir, tmp_path / "f-g2", image_size=IMAGE)
     config = json.loads((out / "config.json").read_text())
     assert config["text_config"]["model_type"] == "gemma2"
+    assert ModelCard.load(out / "README.md").data.pipeline_tag == "image-text-to-text"  # converted folders get a card
     assert config["encoder_config"]["vocab_size"] == 401  # the source's, unpadded (51289 for Florence-2-large)
     assert config["text_config"]["cross_attention_hidden_size"] == 32
     saved = load_file(out / "model.safetensors")

@@ -177,6 +177,10 @@ def test_finetune_resumes_and_improves_the_fixture_task(setup, tmp_path):
 
     assert main(["finetune", "--data-root", str(root), *flags]) == 0  # the CLI path of the same config
     final = tmp_path / "ft" / "final"
+    from model_tools.model_card import card_metadata
+
+    card = card_metadata(final)  # the fine-tuned folder carries its card
+    assert card["training"]["seen_samples"] == 320 and "de" in card["translation_languages"]
     after = evaluate_benchmarks(final, root, tmp_path / "after", **evaluation)
     chrf = [{r["metric"]: r["value"] for r in run["results"]}["chrf"] for run in (before, after)]
     assert chrf[1] > chrf[0] + 5, chrf

@@ -187,3 +187,29 @@ def test_per_sample_ce_rejects_samples_without_targets_and_bad_shapes():
         per_sample_ce(torch.randn(2, 3, 5), torch.tensor([[1, 2, 3], [-100, -100, -100]]))
     with pytest.raises(ValueError, match="expected logits"):
         per_sample_ce(torch.randn(2, 3), torch.tensor([[1, 2, 3], [1, 2, 3]]))
+
+
+# Real-world sentences (not Scenes vocabulary), written for this test, and an Italian distractor that shares many
+# words with French and Spanish.
+REAL_TEXT = {
+    "en": ["A woman walks down the street with her dog.", "Children are playing football on a sunny beach."],
+    "de": ["Eine Frau geht mit ihrem Hund die Straße entlang.", "Kinder spielen Fußball an einem sonnigen Strand."],
+    "fr": ["Une femme marche dans la rue avec son chien.", "Des enfants jouent au football sur une plage ensoleillée."],
+    "es": ["Una mujer camina por la calle con su perro.", "Unos niños juegan al fútbol en una playa soleada."],
+    "ru": ["Женщина идёт по улице со своей собакой.", "Дети играют в футбол на солнечном пляже."],
+    "zh": ["一个女人和她的狗走在街上。", "孩子们在阳光明媚的海滩上踢足球。"],
+}
+ITALIAN = ["Una donna cammina per strada con il suo cane.", "I bambini giocano a calcio su una spiaggia soleggiata."]
+
+
+@pytest.mark.parametrize("language", sorted(REAL_TEXT))
+def test_detect_language_on_real_text(language):
+    for text in REAL_TEXT[language]:
+        assert detect_language(text) == language, text
+
+
+def test_italian_is_not_counted_as_french_or_spanish():
+    assert [detect_language(text) for text in ITALIAN] == [None, None]
+    mixed = REAL_TEXT["fr"] + ITALIAN
+    assert language_share(mixed, "fr") == pytest.approx(0.5)
+    assert language_share(mixed, "es") == 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -225,6 +226,12 @@ def test_train_from_yaml_logs_in_training_ce_groups_and_bleu(tmp_path):
     config.write_text("\n".join([f"output_dir: {tmp_path / 'cli'}", *no_eval]))
     assert florenz_cli.main(["train", "--config", str(config)]) == 0
     assert (tmp_path / "cli" / "final" / "model.safetensors").exists()
+    generation = json.loads((tmp_path / "cli" / "final" / "generation_config.json").read_text())
+    assert (generation["num_beams"], generation["max_new_tokens"], generation["early_stopping"]) == (4, 32, True)
+    from model_tools.model_card import card_metadata
+
+    card = card_metadata(tmp_path / "cli" / "final")  # training's final model carries its card
+    assert card["caption_languages"] == ["en", "de"] and card["training"]["seen_samples"] == 32
 
     config.write_text("\n".join([f"output_dir: {tmp_path / 'api'}", *lines]))
     (args,) = HfArgumentParser(FlorenzPretrainConfig).parse_yaml_file(str(config))
