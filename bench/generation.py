@@ -26,6 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 from PIL import Image
+from transformers.modeling_outputs import BaseModelOutput
 
 from model_tools.checkpoint_init import build_model_and_processor
 
@@ -114,9 +115,12 @@ def library_section(model, processor, args) -> None:
         }
 
         prompt = torch.full((batch, 1), start_id)
-        florenz = partial(
-            model.generate, encoder_outputs=encoder_outputs, attention_mask=inputs["attention_mask"], **common
-        )
+
+        def florenz(encoder_outputs=encoder_outputs, mask=inputs["attention_mask"], common=common, **overrides):
+            # generate() expands the given encoder outputs for beams in place: hand it a fresh object every call
+            fresh = BaseModelOutput(last_hidden_state=encoder_outputs.last_hidden_state)
+            return model.generate(encoder_outputs=fresh, attention_mask=mask, **{**common, **overrides})
+
         library = partial(twin.generate, input_ids=prompt, attention_mask=torch.ones_like(prompt), **common)
         ours, _ = best_time(florenz, args.repeats, args.clock)
         theirs, _ = best_time(library, args.repeats, args.clock)
