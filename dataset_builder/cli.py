@@ -31,6 +31,7 @@ def _build_scenes(args: argparse.Namespace) -> int:
         "translation_langs": _flatten(args.translation_langs),
         "alignment_noise": args.alignment_noise,
         "underspecification": args.underspecification,
+        "translation_prefix_words": args.translation_prefix_words or None,
     }
     config = ScenesConfig(
         seed=args.seed,
@@ -173,6 +174,11 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  {name:<22} " + "  ".join(f"{split}={count}" for split, count in splits.items()))
     print("\ncoverage (task × language):")
     print(summary["coverage"])
+    if summary.get("overlap"):
+        from .overlap import overlap_table
+
+        print("\neval-caption overlap with training targets (exact sentence; 4-gram):")
+        print(overlap_table(summary["overlap"]["languages"], summary["overlap"]["unseen"]))
     return 0
 
 
@@ -218,6 +224,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     scenes.add_argument("--alignment-noise", type=float, help="share of translations describing another scene")
     scenes.add_argument("--underspecification", type=float, help="share of English sources omitting an attribute")
+    scenes.add_argument(
+        "--translation-prefix-words",
+        action="store_true",
+        help="let some existential translation pairs start with the language prefix (default: never)",
+    )
     scenes.add_argument("--rows-per-shard", type=_positive, default=1000)
     scenes.add_argument("--verbose", action="store_true", help="print every shard written")
     scenes.set_defaults(func=_build_scenes)

@@ -4,6 +4,12 @@
 Keys follow the paper's task-language balancing: `caption-<lang>` (tasks caption / detailed_caption),
 `translation-<lang>` (English source → target, image attached) and, for evaluation only, `disambiguation-<lang>`
 (Scenes-CoMMuTE: "It is red." whose correct translation depends on the depicted noun's gender).
+
+Captions and translations come from disjoint sentence distributions, so that captioning in a translation-only language
+is systematic generalisation, not recall of a trained string: captions are noun-phrase frames (short caption, listing,
+and for detailed captions relation sentences), translations are existential ("There is …"), attribute ("The star is
+small.") and pronoun ("It is …") sentences about the same image, which put the same lexicon and agreement into
+other syntactic positions and cases.
 """
 
 from __future__ import annotations
@@ -16,16 +22,18 @@ from dataclasses import dataclass, replace
 from importlib import import_module
 from typing import Any
 
-from modeling_florenz.processing_florenz import LANGUAGES, build_prompt
+from modeling_florenz.processing_florenz import LANGUAGES, add_language_prefix, build_prompt
 
-from .scenes import COLOURS, SHAPES, Group, Scene, groups, relation, render, salient_object, sample_scene
+from .scenes import COLOURS, SHAPES, SIZES, Group, Scene, groups, relation, render, salient_object, sample_scene
 
 SPLITS = ("train", "test", "heldout")
 CAPTION_LANGS = tuple(LANGUAGES)  # en, de, fr, es, ru, zh
 TRANSLATION_LANGS = tuple(lang for lang in LANGUAGES if lang != "en")  # the source is always English
 DISAMBIGUATION_LANGS = ("fr", "de", "es", "ru")  # zh has no gendered pronoun, en is the source
 GRAMMARS = {lang: import_module(f"{__package__}.grammar_{lang}") for lang in LANGUAGES}
-_GENDERS = {"de": ("m", "f", "n"), "fr": ("m", "f"), "es": ("m", "f"), "ru": ("m", "f", "n")}
+# Scenes-CoMMuTE contrasts masculine with feminine nouns: the neuter "Es ist klein." / "Оно маленькое." is also the
+# literal, gender-free rendering of "It is small.", so as an "incorrect" target it would be an acceptable translation.
+_CONTRAST_GENDERS = ("m", "f")
 _MAX_OBJECTS = 6  # the grammars spell out counts up to six
 
 
@@ -36,7 +44,12 @@ class ScenesConfig:
     caption_langs / translation_langs: the covered (task, language) pairs of the train split; evaluation always covers
     all of them. alignment_noise: probability that a translation pair describes another scene than its image (the
     paper's CLIP-retrieved pairs are noisy). underspecification: probability that an aligned English source leaves
-    out colour, size or the noun ("it"), which the target must then take from the image.
+    out colour, size or the noun ("it"), which the target must then take from the image. detailed_share: share of
+    multi-object caption rows that are detailed captions (a one-group scene has nothing to add to its short caption).
+    prefix_share: share of train captions written behind the language prefix ("In the image: …"); eval captions never
+    carry it. translation_prefix_words: whether that share of existential translation pairs also starts with the
+    prefix, so the prefix words of translation-only languages are seen as decoder targets (off by default: then the
+    forced prefix is a string the decoder never wrote in those languages).
     """
 
     seed: int = 0
@@ -49,6 +62,7 @@ class ScenesConfig:
     detailed_share: float = 0.5
     prefix_share: float = 0.25
     multi_sentence_share: float = 0.3
+    translation_prefix_words: bool = False
 
     def __post_init__(self) -> None:
         self.caption_langs = tuple(self.caption_langs)
@@ -95,8 +109,11 @@ def eval_keys(config: ScenesConfig, split: str) -> list[str]:
     return keys
 
 
-def make_row(config: ScenesConfig, split: str, key: str, index: int) -> dict[str, Any]:
-    """One row; raises ValueError for a key the split does not serve (e.g. an uncovered caption language in train)."""
+def make_row(config: ScenesConfig, split: str, key: str, index: int, with_image: bool = True) -> dict[str, Any]:
+    """One row; raises ValueError for a key the split does not serve (e.g. an uncovered caption language in train).
+
+    with_image=False skips rendering (image None) and gives the same text: text statistics over a whole plan then
+    cost milliseconds instead of minutes."""
     allowed_keys = eval_keys(config, split)
     if key not in allowed_keys:
         raise ValueError(
@@ -105,18 +122,21 @@ def make_row(config: ScenesConfig, split: str, key: str, index: int) -> dict[str
     if not isinstance(index, int) or index < 0:
         raise ValueError(f"index={index!r}; allowed: a non-negative int")
     kind, lang = key.split("-")
-    rng = random.Random(f"{config.seed}/{split}/{key}/{index}")
     if kind == "disambiguation":
-        return _disambiguation_row(config, split, lang, rng)
+        return _disambiguation_row(config, split, lang, index, with_image)
+    rng = random.Random(f"{config.seed}/{split}/{key}/{index}")
     # The scene depends on (split, index) only, so caption-fr and caption-en at one index show the same image.
     scene_rng = random.Random(f"{config.seed}/{split}/scene/{index}")
     scene = _sample(config, split, scene_rng)
-    image = render(scene, scene_rng)
+    image = render(scene, scene_rng) if with_image else None
     extra: dict[str, Any] = {}
     if kind == "caption":
-        task = "detailed_caption" if rng.random() < config.detailed_share else "caption"
-        plan = _detailed_plan(scene, rng) if task == "detailed_caption" else [("short_caption", salient_group(scene))]
-        source, target = "", _realize(lang, plan, rng.random() < config.prefix_share)
+        detailed = len(groups(scene)) > 1 and rng.random() < config.detailed_share
+        task = "detailed_caption" if detailed else "caption"
+        plan = _detailed_plan(scene, rng) if detailed else [("short_caption", salient_group(scene))]
+        source, target = "", _realize(lang, plan)
+        if split == "train" and rng.random() < config.prefix_share:
+            target = add_language_prefix(target, lang)
         prompt = build_prompt(task, lang)
     else:
         task = "translate"
@@ -126,8 +146,10 @@ def make_row(config: ScenesConfig, split: str, key: str, index: int) -> dict[str
 
 
 def salient_group(scene: Scene) -> Group:
+    """The short caption's subject: the salient object together with its identical twins ("Two small white stars.")."""
     obj = salient_object(scene)
-    return Group(obj.shape, obj.colour, obj.size)
+    twins = [o for o in scene.objects if (o.shape, o.colour, o.size) == (obj.shape, obj.colour, obj.size)]
+    return Group(obj.shape, obj.colour, obj.size, len(twins))
 
 
 def _check_split(split: str) -> None:
@@ -167,20 +189,19 @@ Plan = list[tuple]
 
 def _realize(lang: str, plan: Plan, prefixed: bool = False) -> str:
     grammar = GRAMMARS[lang]
-    sentences = []
-    for position, (name, *args) in enumerate(plan):
-        if name in ("short_caption", "listing"):
-            sentences.append(getattr(grammar, name)(*args, prefixed=prefixed and position == 0))
-        else:
-            sentences.append(getattr(grammar, name)(*args))
+    sentences = [getattr(grammar, name)(*args) for name, *args in plan]
+    if prefixed:
+        sentences[0] = add_language_prefix(sentences[0], lang)
     return ("" if lang == "zh" else " ").join(sentences)
 
 
 def _relations(scene: Scene, rng: random.Random) -> list[tuple[Group, str, Group]]:
-    """Relations between consecutive groups (left to right) that hold for every member of both."""
+    """Relations between consecutive groups that hold for every member of both; which of the two is the subject is
+    drawn, so "to the right of" and "below" occur as often as "to the left of" and "above"."""
     grouped = groups(scene)
     found = []
-    for (subject, members), (landmark, landmark_members) in itertools.pairwise(grouped):
+    for first, second in itertools.pairwise(grouped):
+        (subject, members), (landmark, landmark_members) = (first, second) if rng.random() < 0.5 else (second, first)
         rel = relation(members, landmark_members, rng)
         if rel is not None:
             found.append((subject, rel, landmark))
@@ -192,15 +213,21 @@ def _detailed_plan(scene: Scene, rng: random.Random) -> Plan:
 
 
 def _translation_plan(scene: Scene, multi_sentence_share: float, rng: random.Random) -> Plan:
-    if rng.random() < multi_sentence_share:
-        return _detailed_plan(scene, rng)
-    style = rng.choice(("short_caption", "listing", "relation_sentence"))
-    relations = _relations(scene, rng) if style == "relation_sentence" else []
-    if relations:
-        return [("relation_sentence", *rng.choice(relations))]
-    if style == "listing":
-        return [("listing", [g for g, _ in groups(scene)])]
-    return [("short_caption", salient_group(scene))]
+    """Translation-only sentence types about the scene; never a caption frame."""
+    grouped = [g for g, _ in groups(scene)]
+    shapes = [g.shape for g in grouped]
+    unique = [g for g in grouped if shapes.count(g.shape) == 1]  # "the star" names it without ambiguity
+    if len(grouped) > 1 and unique and rng.random() < multi_sentence_share:
+        described = rng.sample(unique, min(2, len(unique)))
+        return [("existential", grouped)] + [("attribute_statement", g) for g in described]
+    relations = _relations(scene, rng)
+    styles = ["existential"] + ["attribute_statement"] * bool(unique) + ["existential_relation"] * bool(relations)
+    style = rng.choice(styles)
+    if style == "attribute_statement":
+        return [("attribute_statement", rng.choice(unique))]
+    if style == "existential_relation":
+        return [("existential_relation", *rng.choice(relations))]
+    return [("existential", grouped)]
 
 
 def _strip(plan: Plan, attribute: str) -> Plan:
@@ -216,6 +243,18 @@ def _strip(plan: Plan, attribute: str) -> Plan:
     return [tuple(drop(part) for part in sentence) for sentence in plan]
 
 
+def _well_formed(plan: Plan) -> bool:
+    """No sentence names two indistinguishable groups ("the small arrow … the small arrow"), and every predicate
+    keeps an attribute to state."""
+    for name, *args in plan:
+        said = [g for part in args for g in (part if isinstance(part, list) else [part]) if isinstance(g, Group)]
+        if len(set(said)) < len(said):
+            return False
+        if name in ("attribute_statement", "pronoun_attributes") and not (said[0].colour or said[0].size):
+            return False
+    return True
+
+
 def _pronoun_plan(scene: Scene, rng: random.Random) -> Plan | None:
     """A sentence about an object only called "it"; only where the image leaves no doubt which object that is."""
     grouped = groups(scene)
@@ -225,9 +264,6 @@ def _pronoun_plan(scene: Scene, rng: random.Random) -> Plan | None:
         return [("pronoun_attributes", Group(obj.shape, obj.colour if colour else None, obj.size if size else None))]
     if len(grouped) == 2:
         candidates = [r for r in _relations(scene, rng) if r[0].count == 1]
-        (first, first_members), (second, second_members) = grouped
-        if second.count == 1 and (rel := relation(second_members, first_members, rng)) is not None:
-            candidates.append((second, rel, first))
         if candidates:
             return [("pronoun_relation", *rng.choice(candidates))]
     return None
@@ -240,44 +276,52 @@ def _translation(
     # A misaligned pair describes a different scene of the same split, like a wrongly retrieved CLIP neighbour.
     text_scene = scene if aligned else _sample(config, split, random.Random(rng.getrandbits(64)))
     plan = _translation_plan(text_scene, config.multi_sentence_share, rng)
-    prefixed = rng.random() < config.prefix_share
+    prefixed = rng.random() < config.prefix_share and config.translation_prefix_words and plan[0][0] == "existential"
     source_plan, underspecified = plan, None
     if aligned and rng.random() < config.underspecification:
-        said = [
-            part for sentence in plan for part in sentence[1:] for part in (part if isinstance(part, list) else [part])
-        ]
-        options = ["colour", "it"] + (["size"] if any(isinstance(g, Group) and g.size for g in said) else [])
-        underspecified = rng.choice(options)
-        if underspecified == "it":
-            pronoun_plan = _pronoun_plan(scene, rng)
-            if pronoun_plan is None:  # "it" would be ambiguous here; leave out the colour instead
-                underspecified = "colour"
-            else:
-                plan = source_plan = pronoun_plan
-        if underspecified in ("colour", "size"):
-            source_plan = _strip(plan, underspecified)
+        options = ["colour", "size", "it"]
+        rng.shuffle(options)
+        for option in options:  # the first omission that leaves a well-formed source
+            if option == "it":
+                pronoun_plan = _pronoun_plan(scene, rng)
+                if pronoun_plan is not None:
+                    plan = source_plan = pronoun_plan
+                    underspecified, prefixed = option, False
+                    break
+            elif (stripped := _strip(plan, option)) != plan and _well_formed(stripped):
+                source_plan, underspecified = stripped, option
+                break
     source, target = _realize("en", source_plan, prefixed), _realize(lang, plan, prefixed)
     return source, target, {"aligned": aligned, "underspecified": underspecified}
 
 
-def _disambiguation_row(config: ScenesConfig, split: str, lang: str, rng: random.Random) -> dict[str, Any]:
-    """Scenes-CoMMuTE: one object, source "It is …"; the incorrect target uses another gender's pronoun/agreement.
-    Attribute choices that read the same in both genders (es "Es grande y verde.") are redrawn."""
+def _disambiguation_row(config: ScenesConfig, split: str, lang: str, index: int, with_image: bool) -> dict[str, Any]:
+    """Scenes-CoMMuTE as CoMMuTE is built: rows 2k and 2k+1 share one ambiguous source ("It is small and red.") and
+    show a masculine and a feminine noun of the same colour and size; each row's correct target is the other row's
+    incorrect one, so a scorer that ignores the image is right on exactly one row of every pair. Attribute choices
+    that read the same in both genders (es "Es grande y verde.") are redrawn."""
     grammar = GRAMMARS[lang]
+    pair, member = divmod(index, 2)
+    rng = random.Random(f"{config.seed}/{split}/disambiguation-{lang}/{pair}")
+    allowed = _pairs(config.seed, split == "heldout")
     while True:
-        scene = _sample(config, split, rng, n_objects=1)
-        obj = scene.objects[0]
-        true_gender = grammar.gender(obj.shape)
-        wrong_gender = rng.choice([g for g in _GENDERS[lang] if g != true_gender])
-        options = [(obj.colour, obj.size), (obj.colour, None), (None, obj.size)]
-        rng.shuffle(options)
-        for colour, size in options:
-            group = Group(obj.shape, colour, size)
-            target = grammar.pronoun_attributes(group)
-            incorrect = grammar.pronoun_attributes(group, wrong_gender)
-            if target != incorrect:
-                source = GRAMMARS["en"].pronoun_attributes(group)
-                image = render(scene, rng)
-                prompt = build_prompt("translate", lang, source)
-                extra = {"gender": true_gender, "incorrect_gender": wrong_gender}
-                return _row(image, "translate", lang, prompt, source, target, scene, incorrect, extra)
+        colour, size = rng.choice(COLOURS), rng.choice(SIZES)
+        options = [[s for s in SHAPES if grammar.gender(s) == g and (s, colour) in allowed] for g in _CONTRAST_GENDERS]
+        if not all(options):
+            continue
+        shapes = [rng.choice(shapes) for shapes in options]
+        said_colour, said_size = rng.choice(((True, True), (True, False), (False, True)))
+        said = [Group(shape, colour if said_colour else None, size if said_size else None) for shape in shapes]
+        targets = [grammar.pronoun_attributes(group) for group in said]
+        if targets[0] != targets[1]:
+            break
+    order = [0, 1]
+    rng.shuffle(order)
+    mine, other = order[member], order[1 - member]
+    scene_rng = random.Random(f"{config.seed}/{split}/disambiguation-{lang}/{pair}/{member}")
+    scene = sample_scene(scene_rng, config.image_size, 1, [(shapes[mine], colour)], 1, sizes=(size,))
+    image = render(scene, scene_rng) if with_image else None
+    source = GRAMMARS["en"].pronoun_attributes(said[mine])
+    prompt = build_prompt("translate", lang, source)
+    extra = {"gender": _CONTRAST_GENDERS[mine], "incorrect_gender": _CONTRAST_GENDERS[other], "pair": pair}
+    return _row(image, "translate", lang, prompt, source, targets[mine], scene, targets[other], extra)

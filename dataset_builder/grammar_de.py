@@ -1,4 +1,4 @@
-"""German grammar: three genders, strong/mixed/weak adjective declension in nominative, accusative ("Das Bild zeigt
+"""German grammar: three genders, strong/mixed/weak adjective declension in nominative, accusative ("Es gibt
 einen …") and dative (after links von/über/unter/neben), "vom" contraction, indeclinable "rosa"."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from .scenes import Group
 
-PREFIX = "Das Bild zeigt"
 # shape: (singular nom/acc, singular dative, plural nom/acc, plural dative, gender)
 NOUNS = {
     "circle": ("Kreis", "Kreis", "Kreise", "Kreisen", "m"),
@@ -83,13 +82,11 @@ def _prepositional(relation: str, landmark: Group) -> str:
     return phrase.replace("von dem ", "vom ")
 
 
-def short_caption(group: Group, prefixed: bool = False) -> str:
-    return _sentence(f"{PREFIX} {noun_phrase(group, 'acc')}" if prefixed else noun_phrase(group))
+def short_caption(group: Group) -> str:
+    return _sentence(noun_phrase(group))
 
 
-def listing(groups: Sequence[Group], prefixed: bool = False) -> str:
-    if prefixed:
-        return _sentence(f"{PREFIX} {_join([noun_phrase(g, 'acc') for g in groups])}")
+def listing(groups: Sequence[Group]) -> str:
     return _sentence(_join([noun_phrase(g) for g in groups]))
 
 
@@ -100,9 +97,29 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
 
 def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
     """ "Sie ist klein und rot." — predicative adjectives stay uninflected; only the pronoun carries the gender."""
-    words = ([SIZES[group.size]] if group.size else []) + ([COLOURS[group.colour]] if group.colour else [])
-    return _sentence(f"{PRONOUNS[gender_override or gender(group.shape)]} ist {' und '.join(words)}")
+    return _sentence(f"{PRONOUNS[gender_override or gender(group.shape)]} ist {_predicate(group)}")
 
 
 def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:
     return _sentence(f"{PRONOUNS[gender_override or gender(subject.shape)]} ist {_prepositional(relation, landmark)}")
+
+
+def _predicate(group: Group) -> str:
+    words = ([SIZES[group.size]] if group.size else []) + ([COLOURS[group.colour]] if group.colour else [])
+    return " und ".join(words)
+
+
+def existential(groups: Sequence[Group]) -> str:
+    """ "Es gibt einen roten Stern und zwei blaue Kreise." — the accusative after "es gibt"."""
+    return _sentence(f"es gibt {_join([noun_phrase(g, 'acc') for g in groups])}")
+
+
+def existential_relation(subject: Group, relation: str, landmark: Group) -> str:
+    """ "Links vom blauen Kreis gibt es einen roten Stern." """
+    return _sentence(f"{_prepositional(relation, landmark)} gibt es {noun_phrase(subject, 'acc')}")
+
+
+def attribute_statement(group: Group) -> str:
+    """ "Der Stern ist klein und rot." — predicative adjectives stay uninflected."""
+    subject = noun_phrase(Group(group.shape, None, None, group.count), definite=True)
+    return _sentence(f"{subject} {'ist' if group.count == 1 else 'sind'} {_predicate(group)}")

@@ -1,7 +1,9 @@
 """English grammar for Florenz-Scenes: the source language of every translation pair.
 
-Every grammar module exposes the same functions (`short_caption`, `listing`, `relation_sentence`, `pronoun_attributes`,
-`pronoun_relation`); a `Group` with colour/size None leaves that attribute unsaid (used for under-specified sources).
+Every grammar module exposes the same functions, in two families that never produce the same sentence:
+caption frames (`short_caption`, `listing`, `relation_sentence`) and the translation-only sentence types
+(`existential`, `existential_relation`, `attribute_statement`, `pronoun_attributes`, `pronoun_relation`). A `Group`
+with colour/size None leaves that attribute unsaid (used for under-specified sources).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from collections.abc import Sequence
 
 from .scenes import Group
 
-PREFIX = "The image shows"
 NOUNS = {
     "circle": "circle",
     "square": "square",
@@ -57,13 +58,12 @@ def noun_phrase(group: Group, definite: bool = False) -> str:
     return f"{determiner} {' '.join(words)}"
 
 
-def short_caption(group: Group, prefixed: bool = False) -> str:
-    return _sentence(f"{PREFIX} {noun_phrase(group)}" if prefixed else noun_phrase(group))
+def short_caption(group: Group) -> str:
+    return _sentence(noun_phrase(group))
 
 
-def listing(groups: Sequence[Group], prefixed: bool = False) -> str:
-    text = _join([noun_phrase(g) for g in groups])
-    return _sentence(f"{PREFIX} {text}" if prefixed else text)
+def listing(groups: Sequence[Group]) -> str:
+    return _sentence(_join([noun_phrase(g) for g in groups]))
 
 
 def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
@@ -73,10 +73,34 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
 
 def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
     """ "It is small and red." — the noun is left for the image to supply."""
-    words = ([SIZES[group.size]] if group.size else []) + ([COLOURS[group.colour]] if group.colour else [])
-    return _sentence(f"it is {' and '.join(words)}")
+    return _sentence(f"it is {_predicate(group)}")
 
 
 def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:
     """ "It is to the left of the blue circle." — which object "it" is, only the image tells."""
     return _sentence(f"it is {RELATIONS[relation]} {noun_phrase(landmark, True)}")
+
+
+def _be(group: Group) -> str:
+    return "is" if group.count == 1 else "are"
+
+
+def _predicate(group: Group) -> str:
+    words = ([SIZES[group.size]] if group.size else []) + ([COLOURS[group.colour]] if group.colour else [])
+    return " and ".join(words)
+
+
+def existential(groups: Sequence[Group]) -> str:
+    """ "There is a red star and two blue circles." """
+    return _sentence(f"there {_be(groups[0])} {_join([noun_phrase(g) for g in groups])}")
+
+
+def existential_relation(subject: Group, relation: str, landmark: Group) -> str:
+    """ "There is a red star to the left of the blue circle." """
+    return _sentence(f"there {_be(subject)} {noun_phrase(subject)} {RELATIONS[relation]} {noun_phrase(landmark, True)}")
+
+
+def attribute_statement(group: Group) -> str:
+    """ "The star is small and red." — the attributes as predicates of the bare definite noun."""
+    subject = noun_phrase(Group(group.shape, None, None, group.count), True)
+    return _sentence(f"{subject} {_be(group)} {_predicate(group)}")

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from .scenes import Group
 
-PREFIX = "La imagen muestra"
 # shape: (singular, plural, gender)
 NOUNS = {
     "circle": ("círculo", "círculos", "m"),
@@ -74,13 +73,12 @@ def _prepositional(relation: str, landmark: Group) -> str:
     return f"{RELATIONS[relation]} {'del ' + phrase[3:] if phrase.startswith('el ') else 'de ' + phrase}"
 
 
-def short_caption(group: Group, prefixed: bool = False) -> str:
-    return _sentence(f"{PREFIX} {noun_phrase(group)}" if prefixed else noun_phrase(group))
+def short_caption(group: Group) -> str:
+    return _sentence(noun_phrase(group))
 
 
-def listing(groups: Sequence[Group], prefixed: bool = False) -> str:
-    text = _join([noun_phrase(g) for g in groups])
-    return _sentence(f"{PREFIX} {text}" if prefixed else text)
+def listing(groups: Sequence[Group]) -> str:
+    return _sentence(_join([noun_phrase(g) for g in groups]))
 
 
 def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
@@ -90,12 +88,32 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
 
 def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
     """ "Es pequeña y roja." — subject dropped; adjectives agree with the noun the image shows."""
-    genus = gender_override or gender(group.shape)
-    words = [_form(COLOURS[group.colour], genus, False)] if group.colour else []
-    words = ([_form(SIZES[group.size], genus, False)] if group.size else []) + words
-    return _sentence(f"es {' y '.join(words)}")
+    return _sentence(f"es {_predicate(group, gender_override or gender(group.shape), False)}")
 
 
 def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:
     """ "Está a la izquierda del …" — Spanish drops the pronoun, so nothing here depends on the subject's gender."""
     return _sentence(f"está {_prepositional(relation, landmark)}")
+
+
+def _predicate(group: Group, genus: str, plural: bool) -> str:
+    words = [_form(SIZES[group.size], genus, plural)] if group.size else []
+    words += [_form(COLOURS[group.colour], genus, plural)] if group.colour else []
+    return " y ".join(words)
+
+
+def existential(groups: Sequence[Group]) -> str:
+    """ "Hay una estrella roja y dos círculos azules." """
+    return _sentence(f"hay {_join([noun_phrase(g) for g in groups])}")
+
+
+def existential_relation(subject: Group, relation: str, landmark: Group) -> str:
+    """ "Hay una estrella roja a la izquierda del círculo azul." """
+    return _sentence(f"hay {noun_phrase(subject)} {_prepositional(relation, landmark)}")
+
+
+def attribute_statement(group: Group) -> str:
+    """ "La estrella es pequeña y roja." — predicative adjectives agree in gender and number."""
+    plural = group.count > 1
+    subject = noun_phrase(Group(group.shape, None, None, group.count), definite=True)
+    return _sentence(f"{subject} {'son' if plural else 'es'} {_predicate(group, gender(group.shape), plural)}")

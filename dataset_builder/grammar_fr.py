@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from .scenes import Group
 
-PREFIX = "La photo montre"
 # shape: (singular, plural, gender)
 NOUNS = {
     "circle": ("cercle", "cercles", "m"),
@@ -86,13 +85,12 @@ def _prepositional(relation: str, landmark: Group) -> str:
     return f"{RELATIONS[relation]} {_of(noun_phrase(landmark, definite=True))}"
 
 
-def short_caption(group: Group, prefixed: bool = False) -> str:
-    return _sentence(f"{PREFIX} {noun_phrase(group)}" if prefixed else noun_phrase(group))
+def short_caption(group: Group) -> str:
+    return _sentence(noun_phrase(group))
 
 
-def listing(groups: Sequence[Group], prefixed: bool = False) -> str:
-    text = _join([noun_phrase(g) for g in groups])
-    return _sentence(f"{PREFIX} {text}" if prefixed else text)
+def listing(groups: Sequence[Group]) -> str:
+    return _sentence(_join([noun_phrase(g) for g in groups]))
 
 
 def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
@@ -103,11 +101,32 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
 def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
     """ "Elle est petite et rouge." — pronoun and predicative adjectives agree with the noun the image shows."""
     genus = gender_override or gender(group.shape)
-    words = [_form(SIZES[group.size], genus, False)] if group.size else []
-    words += [_form(COLOURS[group.colour], genus, False)] if group.colour else []
-    return _sentence(f"{PRONOUNS[genus]} est {' et '.join(words)}")
+    return _sentence(f"{PRONOUNS[genus]} est {_predicate(group, genus, False)}")
 
 
 def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:
     genus = gender_override or gender(subject.shape)
     return _sentence(f"{PRONOUNS[genus]} est {_prepositional(relation, landmark)}")
+
+
+def _predicate(group: Group, genus: str, plural: bool) -> str:
+    words = [_form(SIZES[group.size], genus, plural)] if group.size else []
+    words += [_form(COLOURS[group.colour], genus, plural)] if group.colour else []
+    return " et ".join(words)
+
+
+def existential(groups: Sequence[Group]) -> str:
+    """ "Il y a une étoile rouge et deux cercles bleus." """
+    return _sentence(f"il y a {_join([noun_phrase(g) for g in groups])}")
+
+
+def existential_relation(subject: Group, relation: str, landmark: Group) -> str:
+    """ "Il y a une étoile rouge à gauche du cercle bleu." """
+    return _sentence(f"il y a {noun_phrase(subject)} {_prepositional(relation, landmark)}")
+
+
+def attribute_statement(group: Group) -> str:
+    """ "L'étoile est petite et rouge." — predicative adjectives agree in gender and number."""
+    plural = group.count > 1
+    subject = noun_phrase(Group(group.shape, None, None, group.count), definite=True)
+    return _sentence(f"{subject} {'sont' if plural else 'est'} {_predicate(group, gender(group.shape), plural)}")

@@ -1,6 +1,6 @@
 """Russian grammar: three genders, adjective declension (hard/soft/velar/stressed stems) in nominative, genitive
 (слева от, справа от) and instrumental (над, под, рядом с), numeral government (два круга, две звезды, пять кругов),
-and participle agreement in "На картинке изображен(а/о/ы)". Written without "ё", like the paper's prefix."""
+long-form predicative adjectives ("Звезда маленькая и красная."). Written without "ё"."""
 
 from __future__ import annotations
 
@@ -59,7 +59,6 @@ NUMBERS = {
     "ins": {2: "двумя", 3: "тремя", 4: "четырьмя", 5: "пятью", 6: "шестью"},
 }
 PRONOUNS = {"m": "он", "f": "она", "n": "оно"}
-PARTICIPLE = {"m": "изображен", "f": "изображена", "n": "изображено", "pl": "изображены"}
 RELATIONS = {
     "left": ("слева от", "gen"),
     "right": ("справа от", "gen"),
@@ -110,19 +109,12 @@ def _prepositional(relation: str, landmark: Group) -> str:
     return f"{preposition} {phrase}"
 
 
-def _participle(groups: Sequence[Group]) -> str:
-    if len(groups) == 1 and groups[0].count == 1:
-        return PARTICIPLE[gender(groups[0].shape)]
-    return PARTICIPLE["pl"]
+def short_caption(group: Group) -> str:
+    return _sentence(noun_phrase(group))
 
 
-def short_caption(group: Group, prefixed: bool = False) -> str:
-    return _sentence(f"на картинке {_participle([group])} {noun_phrase(group)}" if prefixed else noun_phrase(group))
-
-
-def listing(groups: Sequence[Group], prefixed: bool = False) -> str:
-    text = _join([noun_phrase(g) for g in groups])
-    return _sentence(f"на картинке {_participle(groups)} {text}" if prefixed else text)
+def listing(groups: Sequence[Group]) -> str:
+    return _sentence(_join([noun_phrase(g) for g in groups]))
 
 
 def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
@@ -139,3 +131,20 @@ def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
 def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:
     genus = gender_override or gender(subject.shape)
     return _sentence(f"{PRONOUNS[genus]} находится {_prepositional(relation, landmark)}")
+
+
+def existential(groups: Sequence[Group]) -> str:
+    """ "Здесь есть красная звезда и два синих круга." """
+    return _sentence(f"здесь есть {_join([noun_phrase(g) for g in groups])}")
+
+
+def existential_relation(subject: Group, relation: str, landmark: Group) -> str:
+    """ "Слева от синего круга есть красная звезда." """
+    return _sentence(f"{_prepositional(relation, landmark)} есть {noun_phrase(subject)}")
+
+
+def attribute_statement(group: Group) -> str:
+    """ "Звезда маленькая и красная." / "Две звезды маленькие и красные." — long-form predicates agree."""
+    slot = _SLOT[gender(group.shape)] if group.count == 1 else 3
+    subject = noun_phrase(Group(group.shape, None, None, group.count))
+    return _sentence(f"{subject} {' и '.join(_adjectives(group, 'nom', slot))}")

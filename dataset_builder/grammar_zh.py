@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from .scenes import Group
 
-PREFIX = "图为"
 # shape: (noun, measure word)
 NOUNS = {
     "circle": ("圆", "个"),
@@ -51,12 +50,12 @@ def noun_phrase(group: Group, definite: bool = False) -> str:
     return f"{quantity}{colour}{size}{noun}"
 
 
-def short_caption(group: Group, prefixed: bool = False) -> str:
-    return f"{PREFIX if prefixed else ''}{noun_phrase(group)}。"
+def short_caption(group: Group) -> str:
+    return f"{noun_phrase(group)}。"
 
 
-def listing(groups: Sequence[Group], prefixed: bool = False) -> str:
-    return f"{PREFIX if prefixed else ''}{_join([noun_phrase(g) for g in groups])}。"
+def listing(groups: Sequence[Group]) -> str:
+    return f"{_join([noun_phrase(g) for g in groups])}。"
 
 
 def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
@@ -65,11 +64,30 @@ def relation_sentence(subject: Group, relation: str, landmark: Group) -> str:
 
 def pronoun_attributes(group: Group, gender_override: str | None = None) -> str:
     """ "它很小，是红色的。" """
-    parts = ([SIZE_PREDICATES[group.size]] if group.size else []) + (
-        [f"是{COLOURS[group.colour]}的"] if group.colour else []
-    )
-    return f"它{'，'.join(parts)}。"
+    return f"它{_predicate(group)}。"
 
 
 def pronoun_relation(subject: Group, relation: str, landmark: Group, gender_override: str | None = None) -> str:
     return f"它在{noun_phrase(landmark, True)}的{RELATIONS[relation]}。"
+
+
+def _predicate(group: Group) -> str:
+    parts = ([SIZE_PREDICATES[group.size]] if group.size else []) + (
+        [f"是{COLOURS[group.colour]}的"] if group.colour else []
+    )
+    return "，".join(parts)
+
+
+def existential(groups: Sequence[Group]) -> str:
+    """ "这里有一颗红色的星星和两个蓝色的圆。" """
+    return f"这里有{_join([noun_phrase(g) for g in groups])}。"
+
+
+def existential_relation(subject: Group, relation: str, landmark: Group) -> str:
+    """ "蓝色的圆的左边有一颗红色的星星。" """
+    return f"{noun_phrase(landmark, True)}的{RELATIONS[relation]}有{noun_phrase(subject)}。"
+
+
+def attribute_statement(group: Group) -> str:
+    """ "星星很小，是红色的。" / "两颗星星很小，是红色的。" """
+    return f"{noun_phrase(Group(group.shape, None, None, group.count), True)}{_predicate(group)}。"

@@ -171,6 +171,7 @@ def _dataset_card(
     sources: Sequence[tuple[str, str]],
     license: str,
     parameters: Mapping,
+    sections: str = "",
 ) -> str:
     from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -216,7 +217,7 @@ Columns: `image`, `task`, `language`, `prompt` (encoder prompt), `source` (Engli
 
 {chr(10).join(counts)}
 
-## Generation parameters
+{sections}## Generation parameters
 
 ```json
 {json.dumps(parameters, indent=2, sort_keys=True, ensure_ascii=False)}
@@ -238,9 +239,11 @@ def write_release(
     license: str,
     rows_per_shard: int = 1000,
     progress: Callable[[str], None] | None = None,
+    card_sections: Callable[[Path], str] | None = None,
 ) -> dict[tuple[str, str], int]:
     """Write (or resume) a release: ``plan`` maps (config key, split) to a row count; ``make_row(split, key, index)``
     returns one row. Returns the plan's counts. Shards that already exist are complete by construction and skipped.
+    ``card_sections(folder)``, called once every shard exists, returns extra Markdown for the dataset card.
     """
     if rows_per_shard <= 0:
         raise ValueError(f"rows_per_shard must be positive, got {rows_per_shard}")
@@ -286,6 +289,7 @@ def write_release(
         sources=sources,
         license=license,
         parameters=manifest["parameters"],
+        sections=card_sections(out) if card_sections else "",
     )
     _write_text_atomic(out / "README.md", card)
     return dict(plan)
@@ -310,8 +314,50 @@ def scenes_plan(config, num_train: int, num_eval: int) -> dict[tuple[str, str], 
     if num_eval:
         for split in SPLITS:
             if split != "train":
-                plan.update({(key, split): num_eval for key in eval_keys(config, split)})
+                # Disambiguation rows come in image pairs sharing one source: an even count keeps every pair whole.
+                plan.update(
+                    {
+                        (key, split): num_eval + num_eval % 2 * key.startswith("disambiguation-")
+                        for key in eval_keys(config, split)
+                    }
+                )
     return plan
+
+
+def _text_column(folder: Path, key: str, splits: Sequence[str]) -> list[str]:
+    files = [f for split in splits for f in sorted(glob.glob(str(folder / "data" / key / f"{split}-*.parquet")))]
+    return [text for f in files for text in pq.read_table(f, columns=["target"]).column("target").to_pylist()]
+
+
+def release_overlap(folder: str | os.PathLike) -> dict:
+    """Overlap of each language's evaluation captions (test + heldout) with all of its training targets, from the
+    Parquet text columns (no image decoding); `unseen` lists the caption languages without training captions."""
+    from .overlap import overlap_statistics
+
+    root = Path(folder)
+    keys = {path.name for path in (root / "data").iterdir() if path.is_dir()}
+    languages = sorted({_key_language(key) for key in keys if key.startswith("caption-")})
+    evaluation = {lang: _text_column(root, f"caption-{lang}", ("test", "heldout")) for lang in languages}
+    train = {
+        lang: [t for key in sorted(keys) if _key_language(key) == lang for t in _text_column(root, key, ("train",))]
+        for lang in languages
+    }
+    unseen = [lang for lang in languages if not _text_column(root, f"caption-{lang}", ("train",))]
+    return {"unseen": unseen, "languages": overlap_statistics(evaluation, train)}
+
+
+def _overlap_section(folder: Path) -> str:
+    from .overlap import overlap_table
+
+    overlap = release_overlap(folder)
+    return (
+        "## Caption overlap with training targets\n\n"
+        "Evaluation captions (test + heldout) against every training target of the same language. Exact-sentence "
+        "overlap counts captions any of whose sentences, with or without the language prefix, is a training target "
+        "sentence; for the unseen (translation-only) languages it must be 0, or captioning there is recall. 4-gram "
+        "overlap is the share of caption word 4-grams (character 4-grams for zh) found in training targets.\n\n"
+        f"{overlap_table(overlap['languages'], overlap['unseen'])}\n\n"
+    )
 
 
 def build_scenes_release(
@@ -350,6 +396,7 @@ def build_scenes_release(
         license="mit",
         rows_per_shard=rows_per_shard,
         progress=progress,
+        card_sections=_overlap_section,
     )
 
 
@@ -372,12 +419,14 @@ def release_summary(folder: str | os.PathLike) -> dict:
                 pq.read_metadata(f).num_rows for f in files
             )
     manifest_path = root / MANIFEST_NAME
+    has_captions = any(name.startswith("caption-") for name in counts)
     rows: dict[str, int] = {}
     for name, splits in counts.items():
         if name != MIXTURE_CONFIG:  # the mixture's files are the task×language files again
             for split, count in splits.items():
                 rows[split] = rows.get(split, 0) + count
     return {
+        "overlap": release_overlap(root) if has_captions else None,
         "configs": counts,
         "rows": {split: rows[split] for split in SPLIT_ORDER if split in rows},
         "coverage": coverage_matrix({name: list(splits) for name, splits in counts.items()}),

@@ -82,15 +82,17 @@ def sample_scene(
     max_objects: int,
     pairs: Sequence[tuple[str, str]],
     n_objects: int | None = None,
+    sizes: Sequence[str] = SIZES,
 ) -> Scene:
-    """Draw a scene whose every (shape, colour) pair is in `pairs` (how the compositional hold-out is enforced)."""
+    """Draw a scene whose every (shape, colour) pair is in `pairs` (how the compositional hold-out is enforced) and
+    every size in `sizes`."""
     n = n_objects if n_objects is not None else rng.randint(1, max_objects)
     cells = rng.sample(range(GRID * GRID), n)
     cell = image_size / GRID
     objects = []
     for index in cells:
         shape, colour = rng.choice(pairs)
-        size = rng.choice(SIZES)
+        size = rng.choice(sizes)
         lo, hi = _SIZE_RADIUS[size]
         radius = rng.uniform(lo, hi) * image_size
         row, col = divmod(index, GRID)

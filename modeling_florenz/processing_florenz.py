@@ -39,13 +39,15 @@ TASK_PROMPTS = {
     "translate": "Translate the following text: {source}",
 }
 # Forced into the decoder to unlock captioning in languages only seen in translation (paper's "language prefix").
+# A locative phrase closed by a colon: what follows is the caption unchanged (case, gender and number need not agree
+# with the prefix), so a prefixed caption minus its prefix is exactly the unprefixed caption.
 LANGUAGE_PREFIXES = {
-    "en": "The image shows",
-    "de": "Das Bild zeigt",
-    "fr": "La photo montre",
-    "es": "La imagen muestra",
-    "ru": "На картинке изображен",
-    "zh": "图为",
+    "en": "In the image:",
+    "de": "Auf dem Bild:",
+    "fr": "Sur l'image :",
+    "es": "En la imagen:",
+    "ru": "На картинке:",
+    "zh": "图中：",
 }
 # Florence-2's task tokens (what its processor takes as `text`) → Florenz tasks.
 TASK_TOKENS = {
@@ -54,7 +56,7 @@ TASK_TOKENS = {
     "<MORE_DETAILED_CAPTION>": "more_detailed_caption",
 }
 # Separates an instruction from the start of the answer that is forced into the decoder (a chat's prefilled
-# assistant message): "Caption this image in French.\nAnswer: La photo montre".
+# assistant message): "Caption this image in French.\nAnswer: Sur l'image :".
 ANSWER_MARKER = "\nAnswer:"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -92,6 +94,21 @@ def build_prompt(task: str, language: str, source: str | None = None) -> str:
             raise ValueError(f"task {task!r} takes no source text (only 'translate' does), got {source!r}")
         instruction = TASK_PROMPTS[task]
     return f"The target language is {LANGUAGES[language]}. {instruction}"
+
+
+def add_language_prefix(text: str, language: str) -> str:
+    """`text` (a caption starting with a capital letter) behind the language's prefix: "In the image: a red star."."""
+    prefix = LANGUAGE_PREFIXES[language]
+    return f"{prefix}{text}" if language == "zh" else f"{prefix} {text[:1].lower()}{text[1:]}"
+
+
+def strip_language_prefix(text: str, language: str) -> str:
+    """Inverse of `add_language_prefix`; text without the prefix is returned unchanged."""
+    prefix = LANGUAGE_PREFIXES[language]
+    if not text.startswith(prefix):
+        return text
+    rest = text[len(prefix) :].strip()
+    return rest[:1].upper() + rest[1:]
 
 
 # Names an instruction may use for a language: the code, the English name, and "Chinese" for simplified Chinese.
@@ -600,6 +617,8 @@ __all__ = [
     "TASKS",
     "TASK_PROMPTS",
     "FlorenzProcessor",
+    "add_language_prefix",
     "build_prompt",
     "florenz_image_processor",
+    "strip_language_prefix",
 ]

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,10 +78,23 @@ def test_model_init_writes_a_folder_a_fresh_process_loads(tmp_path):
 
 
 def test_experiment_smoke_writes_runs_fit_and_report(tmp_path):
-    result = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=900)
+    result = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = (tmp_path / "runs.csv").read_text().splitlines()
-    assert len(runs) == 1 + 8  # header + 2 sizes × 2 budgets × 2 seeds
+    assert len(runs) == 1 + 16  # header + 2 sizes × 2 budgets × 2 seeds × 2 T levels
+    table = pd.read_csv(tmp_path / "runs.csv")
+    assert set(table.tokenizer) == {"scenes"} and set(table.experiment) == {"grid"}
+    assert set(table.lm_languages) == {0, 6} and set(table.initial_multilinguality) == {0.0, 1.0}
+    assert ((table.lm_pretraining_compute > 0) == (table.lm_languages > 0)).all()
+    assert (table.vision_pretraining_compute > 0).all()
+    total = table.compute + table.vision_pretraining_compute + table.lm_pretraining_compute
+    assert np.allclose(table.compute_all, total, rtol=1e-12)
+    assert table["ce_heldout_unseen_caption"].notna().all() and table["acc_shuffled_disambiguation-fr"].notna().all()
+    largest = table.seen_samples == table.seen_samples.max()  # generation metrics only at the largest budget
+    assert (
+        table.loc[largest, "bleu_translation-fr"].notna().all()
+        and table.loc[~largest, "bleu_translation-fr"].isna().all()
+    )
     fit = json.loads((tmp_path / "fit" / "fit.json").read_text())
     assert {"seen_caption", "unseen_caption", "translation"} <= set(fit)
     report = (tmp_path / "report.md").read_text()
@@ -102,9 +117,9 @@ def test_experiment_smoke_writes_runs_fit_and_report(tmp_path):
         "space repo florenz/florenz-demo",
     ):
         assert repo in release.stdout
-    rerun = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=900)
+    rerun = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), timeout=1500)
     assert rerun.returncode == 0
-    assert len((tmp_path / "runs.csv").read_text().splitlines()) == 9  # finished runs are not repeated
+    assert len((tmp_path / "runs.csv").read_text().splitlines()) == 17  # finished runs are not repeated
 
 
 def test_experiment_unknown_preset():

@@ -100,8 +100,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _experiment(args: argparse.Namespace) -> int:
-    from .experiment import run_experiment
+    from .experiment import run_experiment, run_lr_sweep
 
+    if args.lr_sweep:
+        print(f"learning-rate sweep: {run_lr_sweep(args.preset, args.out, num_threads=args.threads)}")
     report = run_experiment(args.preset, args.out, num_threads=args.threads)
     print(f"report: {report}")
     return 0
@@ -157,6 +159,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     experiment.add_argument("--preset", default="quick", help="plan: quick (CPU, < 1 h), full (GPU), smoke (minutes)")
     experiment.add_argument("--out", required=True, help="output folder (resumable: re-run to continue)")
     experiment.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    experiment.add_argument(
+        "--lr-sweep",
+        action="store_true",
+        help="first train each size at the plan's LR-sweep budget with 0.5×/1×/2× its rate (results in the report)",
+    )
     experiment.set_defaults(func=_experiment)
 
     from .fit_cli import register as register_fit

@@ -42,6 +42,14 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
             "help": "Scenes presets: attribute-prediction steps that pretrain the vision tower before it is frozen."
         },
     )
+    lm_pretraining_languages: int = field(
+        default=0,
+        metadata={
+            "help": "Scenes scratch decoders: pretrain the decoder as a text-only LM on translation-distribution "
+            "sentences of this many of en/de/fr/es/ru/zh before vision training (the T axis; 0 = none)."
+        },
+    )
+    lm_pretraining_steps: int = field(default=0, metadata={"help": "Steps of that LM pretraining (batches of 32)."})
     train_vision: bool = field(
         default=False,
         metadata={"help": "Also train the vision tower + projector (only for models without a pretrained one)."},

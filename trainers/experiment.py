@@ -13,18 +13,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import build_scenes_release
 
 from .export import export_best_model
 from .fit_cli import run_fit
+from .report import GRID_EXPERIMENT as GRID
 from .report import write_report
 from .sweep import RUNS_CSV, run_sweep
 
 
 @dataclass(frozen=True)
 class ExperimentPlan:
-    """One grid: model sizes × seen-sample budgets × seeds, plus the T pair (pretrained nano vs its scratch twin)."""
+    """One grid: model sizes × seen-sample budgets × seeds, plus the nano pair (pretrained Gemma-3 decoder vs its
+    scratch twin) as a separate experiment that is never pooled with the grid (other tokenizer, other model family).
+
+    Generation metrics are computed at each grid size's largest budget only (`generation_rows` images per language,
+    greedy); CE, grounding, hold-out and disambiguation at every point. `lr_samples` / `lr_factors`: the budget and
+    the multiples of each size's rule-of-thumb rate that `--lr-sweep` trains, so the rate per size is checked on data.
+    `lm_languages`: the T levels (languages of the decoder's text-only LM pretraining, `lm_pretraining_steps` steps);
+    every grid size is trained at every level, so the factor law's T term is fitted on one comparable grid.
+    """
 
     description: str
     presets: tuple[str, ...]
@@ -35,13 +46,17 @@ class ExperimentPlan:
     t_seeds: tuple[int, ...]
     batch_size: int = 32
     t_batch_size: int = 16
-    num_eval: int = 48
-    generation_rows: int = 24
-    t_generation_rows: int = 24  # the T pair decodes with a 262k-row head: beam search there costs minutes on CPU
+    num_eval: int = 100
+    generation_rows: int = 100
+    t_generation_rows: int = 24  # the nano pair decodes with a 262k-row head: generation there costs minutes on CPU
     max_encoder_length: int = 48
     max_decoder_length: int = 32
     vision_pretraining_steps: int = 300
     corpus: dict[str, Any] = field(default_factory=dict)
+    lr_samples: int = 0
+    lr_factors: tuple[float, ...] = (0.5, 1.0, 2.0)
+    lm_languages: tuple[int, ...] = (0,)
+    lm_pretraining_steps: int = 0
 
 
 # One object per scene, short captions: with two objects and detailed captions no CPU-sized model looked at the image
@@ -62,12 +77,12 @@ PLANS: dict[str, ExperimentPlan] = {
         t_samples=128,
         t_seeds=(0, 1),
         t_batch_size=8,
-        generation_rows=16,
         t_generation_rows=6,
         corpus=_SINGLE_OBJECT_SCENES,
+        lr_samples=8192,
     ),
     "smoke": ExperimentPlan(
-        description="minutes-long plumbing check of the whole pipeline (no T pair)",
+        description="minutes-long plumbing check of the whole pipeline (two T levels, no nano pair)",
         presets=("scenes-xs", "scenes-s"),
         samples=(64, 128),
         seeds=(0, 1),
@@ -79,6 +94,10 @@ PLANS: dict[str, ExperimentPlan] = {
         generation_rows=4,
         vision_pretraining_steps=2,
         corpus={**_SINGLE_OBJECT_SCENES, "image_size": 64},
+        lr_samples=64,
+        lr_factors=(0.5, 2.0),
+        lm_languages=(0, 6),
+        lm_pretraining_steps=2,
     ),
     "full": ExperimentPlan(
         description="GPU grid: five sizes, both decoder kinds, four budgets, three seeds",
@@ -91,18 +110,20 @@ PLANS: dict[str, ExperimentPlan] = {
         batch_size=64,
         t_batch_size=32,
         num_eval=200,
-        generation_rows=100,
+        generation_rows=200,
         t_generation_rows=100,
         max_encoder_length=96,
         max_decoder_length=96,
         vision_pretraining_steps=1000,
         corpus={"image_size": 96},
+        lr_samples=65536,
+        lm_languages=(0, 2, 6),
+        lm_pretraining_steps=2000,
     ),
 }
 
 
-def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = None) -> Path:
-    """Run (or resume) the named plan into `out`; returns the path of `out/report.md`."""
+def _prepare(plan_name: str, out: str | Path, num_threads: int | None) -> tuple[ExperimentPlan, Path, dict[str, Any]]:
     if plan_name not in PLANS:
         raise ValueError(f"unknown experiment preset {plan_name!r}; allowed: {sorted(PLANS)}")
     plan = PLANS[plan_name]
@@ -112,7 +133,6 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
         import torch
 
         torch.set_num_threads(num_threads)
-    started = time.perf_counter()
     corpus = ScenesConfig(**plan.corpus)
     release = out / "scenes"
     if not (release / "README.md").exists():
@@ -127,14 +147,72 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
         "dataset": release,
         "vision_pretraining_steps": plan.vision_pretraining_steps,
     }
+    return plan, out, common
+
+
+def run_lr_sweep(plan_name: str, out: str | Path, num_threads: int | None = None) -> Path:
+    """Train every grid size at `plan.lr_samples` with `plan.lr_factors` × its rule-of-thumb rate, seed 0, into
+    `out/lr_sweep/runs.csv` (CE only); the report shows the table next to the rates the grid used."""
+    from .scenes_presets import learning_rate_for
+
+    plan, out, common = _prepare(plan_name, out, num_threads)
+    if not plan.lr_samples:
+        raise ValueError(f"plan {plan_name!r} has no learning-rate sweep budget (lr_samples)")
+    table = out / "lr_sweep" / RUNS_CSV
+    for preset in plan.presets:
+        rates = sorted({round(learning_rate_for(preset) * f, 8) for f in plan.lr_factors})
+        print(f"[lr-sweep] {preset} at S={plan.lr_samples}: learning rates {rates}", flush=True)
+        run_sweep(
+            out / "lr_sweep",
+            [preset],
+            [plan.lr_samples],
+            (0,),
+            batch_size=plan.batch_size,
+            learning_rates=rates,
+            generate_at=(),
+            experiment="lr_sweep",
+            assets_dir=out,
+            **common,
+        )
+    return table
+
+
+def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = None) -> Path:
+    """Run (or resume) the named plan into `out`; returns the path of `out/report.md`."""
+    started = time.perf_counter()
+    plan, out, common = _prepare(plan_name, out, num_threads)
     print(f"[experiment] size × samples grid: {plan.presets} × {plan.samples} × seeds {plan.seeds}", flush=True)
-    run_sweep(out, plan.presets, plan.samples, plan.seeds, batch_size=plan.batch_size, **common)
+    print(f"[experiment] T levels (LM-pretraining languages): {plan.lm_languages}", flush=True)
+    run_sweep(
+        out,
+        plan.presets,
+        plan.samples,
+        plan.seeds,
+        batch_size=plan.batch_size,
+        experiment=GRID,
+        lm_languages=plan.lm_languages,
+        lm_pretraining_steps=plan.lm_pretraining_steps,
+        **common,
+    )
     if plan.t_presets:
-        print(f"[experiment] T axis: {plan.t_presets} at S={plan.t_samples} × seeds {plan.t_seeds}", flush=True)
+        print(f"[experiment] nano pair: {plan.t_presets} at S={plan.t_samples} × seeds {plan.t_seeds}", flush=True)
         t_common = {**common, "generation_rows": plan.t_generation_rows}
-        run_sweep(out, plan.t_presets, [plan.t_samples], plan.t_seeds, batch_size=plan.t_batch_size, **t_common)
-    print("[experiment] fitting scaling laws", flush=True)
-    run_fit(out / RUNS_CSV, out / "fit")
+        run_sweep(
+            out,
+            plan.t_presets,
+            [plan.t_samples],
+            plan.t_seeds,
+            batch_size=plan.t_batch_size,
+            experiment="nano",
+            **t_common,
+        )
+    print("[experiment] fitting scaling laws on the grid", flush=True)
+    # One fit per decoder family (CE per token is not comparable across them); the BART grid is the main one.
+    kinds = sorted(pd.read_csv(out / RUNS_CSV).query("experiment == @GRID")["decoder_kind"].astype(str).unique())
+    main = "bart" if "bart" in kinds else kinds[0]
+    for kind in kinds:
+        folder = out / ("fit" if kind == main else f"fit_{kind}")
+        run_fit(out / RUNS_CSV, folder, where={"experiment": GRID, "decoder_kind": kind})
     report = write_report(out, plan_name, dataclasses.asdict(plan), wall_seconds=time.perf_counter() - started)
     print(f"[experiment] report: {report}", flush=True)
     print(f"[experiment] best model: {export_best_model(out)}", flush=True)

@@ -20,7 +20,7 @@ from model_tools.model_card import base_models, build_model_card, card_metadata,
 
 from .run import FINAL_DIR
 from .runs_table import read_runs
-from .scaling_laws import GAP_COLUMN, GROUNDED_GAP
+from .scaling_laws import GAP_COLUMNS, GROUNDED_GAP
 from .sweep import RUNS_CSV
 
 BEST_MODEL_DIR = "best-model"
@@ -36,10 +36,11 @@ def _number(row: dict[str, str], column: str) -> float:
 
 def select_best_run(rows: list[dict[str, str]]) -> tuple[dict[str, str], bool]:
     """(row of the best run, whether it is grounded) — see the module docstring for the rule."""
-    rows = [r for r in rows if math.isfinite(_number(r, "ce_unseen_caption"))]
+    # CE per token is comparable only within the grid (the nano pair counts Gemma tokens).
+    rows = [r for r in rows if r.get("experiment", "grid") == "grid" and math.isfinite(_number(r, "ce_unseen_caption"))]
     if not rows:
         raise ValueError("runs.csv has no run with a finite ce_unseen_caption; nothing to export")
-    grounded = [r for r in rows if _number(r, GAP_COLUMN) > GROUNDED_GAP]
+    grounded = [r for r in rows if _number(r, GAP_COLUMNS["unseen"]) > GROUNDED_GAP]
     pool = grounded or rows
     if grounded:
         largest = max(_number(r, "params") for r in grounded)
@@ -59,7 +60,7 @@ def export_best_model(out: str | os.PathLike) -> Path:
         raise FileNotFoundError(f"the best run's model folder {source} is missing (config.json not found)")
     info = card_metadata(source) or _release_coverage(out)
     preset = row.get("preset") or info.get("preset")
-    gap = _number(row, GAP_COLUMN)
+    gap = _number(row, GAP_COLUMNS["unseen"])
     why = (
         f"the largest model whose unseen-language captions use the image (shuffled-image CE gap {gap:.3f} > "
         f"{GROUNDED_GAP} nats/token), its run with the lowest unseen-caption CE"

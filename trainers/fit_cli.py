@@ -31,8 +31,26 @@ def _summary_line(name: str, entry: dict) -> str:
     return " | ".join(parts)
 
 
-def run_fit(runs_csv: str | os.PathLike, out_dir: str | os.PathLike, n_bootstrap: int = 200, seed: int = 0) -> Path:
-    """Fits all laws, writes `fit.json` and the figures to `out_dir`; returns the fit.json path."""
+def select_runs(runs, where: dict[str, str] | None):
+    """The rows whose columns equal every `where` value (compared as text); a clear error for unknown columns."""
+    for column, value in (where or {}).items():
+        if column not in runs.columns:
+            raise ValueError(f"--where column {column!r} is not in runs.csv; columns: {sorted(runs.columns)}")
+        runs = runs[runs[column].astype(str) == str(value)]
+    if runs.empty:
+        raise ValueError(f"no runs match {where}")
+    return runs
+
+
+def run_fit(
+    runs_csv: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    where: dict[str, str] | None = None,
+) -> Path:
+    """Fits all laws to the runs selected by `where`, writes `fit.json` and the figures to `out_dir`; returns the
+    fit.json path. The selection must hold comparable runs only (one tokenizer, decoder family and experiment)."""
     from .plots import write_plots
     from .scaling_laws import fit_runs, load_runs
 
@@ -41,10 +59,12 @@ def run_fit(runs_csv: str | os.PathLike, out_dir: str | os.PathLike, n_bootstrap
         raise FileNotFoundError(f"runs table {runs_csv} does not exist")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fit = fit_runs(load_runs(runs_csv), n_bootstrap=n_bootstrap, seed=seed)
+    runs = select_runs(load_runs(runs_csv), where)
+    fit = fit_runs(runs, n_bootstrap=n_bootstrap, seed=seed)
     plots = write_plots(fit, out_dir)
     document = fit.to_json()
     document["meta"]["runs_csv"] = str(runs_csv)
+    document["meta"]["where"] = where or {}
     document["meta"]["plots"] = plots
     path = out_dir / "fit.json"
     _write_json(document, path)
@@ -52,7 +72,13 @@ def run_fit(runs_csv: str | os.PathLike, out_dir: str | os.PathLike, n_bootstrap
 
 
 def _fit(args: argparse.Namespace) -> int:
-    path = run_fit(args.runs, args.out, n_bootstrap=args.bootstrap, seed=args.seed)
+    where = {}
+    for item in args.where or []:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            raise ValueError(f"--where {item!r}; expected COLUMN=VALUE")
+        where[column] = value
+    path = run_fit(args.runs, args.out, n_bootstrap=args.bootstrap, seed=args.seed, where=where)
     document = json.loads(path.read_text(encoding="utf-8"))
     for name, entry in document.items():
         if isinstance(entry, dict) and name not in ("meta",):
@@ -72,6 +98,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     fit.add_argument("runs", metavar="RUNS.csv")
     fit.add_argument("--out", required=True, help="output folder (created if missing)")
-    fit.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the Chinchilla CIs")
+    fit.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates (seed clusters, Chinchilla)")
+    fit.add_argument(
+        "--where", action="append", metavar="COLUMN=VALUE", help="fit only these runs, e.g. experiment=grid; repeat"
+    )
     fit.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
     fit.set_defaults(func=_fit)

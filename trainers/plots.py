@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .scaling_laws import GAP_GROUP, GROUPS, ScalingFit, pareto_frontier
+from .scaling_laws import GROUPS, ScalingFit, pareto_frontier
 
 _TITLES = {
     "seen_caption": "seen captioning",
     "unseen_caption": "unseen captioning",
     "translation": "translation",
-    GAP_GROUP: "unseen grounding gap",
 }
 # (column stem, axis label) of the prefix / no-prefix emergence metrics.
 EMERGENCE_METRICS = (
@@ -178,7 +177,7 @@ def plot_compute_law(fit: ScalingFit, path: Path):
 
 
 def _params_law_panels(fit: ScalingFit) -> list[str]:
-    return [name for name in (*GROUPS, GAP_GROUP) if name in fit.groups and "factor_law" in fit.groups[name].entry]
+    return [name for name in GROUPS if name in fit.groups and "factor_law" in fit.groups[name].entry]
 
 
 def plot_params_law(fit: ScalingFit, path: Path) -> None:

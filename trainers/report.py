@@ -1,5 +1,7 @@
-"""`report.md` of an experiment: run table with seed spread, fitted laws with CIs, plots, emergence and
-disambiguation tables, and a comparison of the measured shapes with the paper's, written from the numbers.
+"""`report.md` of an experiment: run table with seed spread, fitted laws with OLS and seed-bootstrap CIs and n,
+grounded fractions, emergence, translation, compositional hold-out and Scenes-CoMMuTE tables, the separately labelled
+nano pair, and a comparison with the paper's shapes written from the numbers. Every claim names its interval and n;
+"significant" is only written when every interval of the estimate excludes 0.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 PAPER_ALPHA1 = {"unseen_caption": -0.15, "translation": -0.18, "seen_caption": -0.15}
 PAPER_BETA = {"unseen_caption": (-0.16, -0.04), "translation": (-0.15, -0.19), "seen_caption": (-0.13, -0.15)}
 GROUPS = ("seen_caption", "unseen_caption", "translation")
+GRID_EXPERIMENT = "grid"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -33,6 +36,10 @@ def _ci(values: Any) -> str:
     return f"[{values[0]:.3f}, {values[1]:.3f}]"
 
 
+def _largest_budget(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs.seen_samples == runs.groupby("preset").seen_samples.transform("max")]
+
+
 def _mean_std(frame: pd.DataFrame, column: str) -> pd.Series:
     grouped = frame.groupby(["preset", "seen_samples"])[column]
     mean, std = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
@@ -40,8 +47,8 @@ def _mean_std(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def run_table(runs: pd.DataFrame) -> str:
-    columns = [c for c in ("ce_seen_caption", "ce_unseen_caption", "ce_translation", "ce_gap_seen", "ce_gap_unseen",
-                           "bleu_seen_noprefix", "bleu_unseen_noprefix", "bleu_unseen_prefix") if c in runs]  # fmt: skip
+    columns = [c for c in ("ce_seen_caption", "ce_unseen_caption", "ce_translation", "ce_heldout_unseen_caption",
+                           "ce_gap_seen", "ce_gap_unseen") if c in runs]  # fmt: skip
     meta = runs.groupby(["preset", "seen_samples"]).agg(
         params=("params", "first"), decoder_init=("decoder_init", "first"), seeds=("seed", "nunique"),
         wall=("wall_seconds", "mean"),
@@ -57,42 +64,74 @@ def run_table(runs: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _estimate(entry: dict[str, Any], name: str) -> str:
+    if entry.get(name) is None:
+        return entry.get(f"{name}_note", "–")
+    clusters = entry.get("bootstrap_clusters")
+    few = f", {clusters} seeds: few distinct resamples" if clusters is not None and clusters < 3 else ""
+    return (
+        f"{_fmt(entry[name])} OLS {_ci(entry.get(f'{name}_ci'))} boot {_ci(entry.get(f'{name}_boot_ci'))}{few} "
+        f"({entry.get(f'{name}_significance', 'no interval')})"
+    )
+
+
 def laws_table(fit: dict[str, Any]) -> str:
     lines = [
-        (
-            "| group | α0 | α1 [95% CI] | r² (n) | paper α1 | β1 (P) [CI] | β2 (S) [CI] | β3 (T) [CI] | r² | "
-            "Chinchilla α / β |"
-        ),
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| group | law | C | estimate [95% OLS CI] [95% seed-bootstrap CI] | n | r² | paper |",
+        "|---|---|---|---|---|---|---|",
     ]
     for group in GROUPS:
         entry = fit.get(group, {})
-        compute, factor, chin = entry.get("compute_law", {}), entry.get("factor_law", {}), entry.get("chinchilla", {})
-        compute_cells = (
-            f"{_fmt(compute.get('alpha0'))} | {_fmt(compute.get('alpha1'))} {_ci(compute.get('alpha1_ci'))} | "
-            f"{_fmt(compute.get('r2'))} ({compute.get('n', '–')})"
-            if "alpha1" in compute
-            else f"– | {compute.get('note', 'not fitted')} | –"
-        )
-        factor_cells = (
-            " | ".join(
-                f"{_fmt(factor.get(b))} {_ci(factor.get(b + '_ci'))}" if factor.get(b) is not None
-                else factor.get(b + "_note", "–")
-                for b in ("beta1", "beta2", "beta3")
+        for law, label in (("compute_law", "paper C = S·F·(1+P_t/P)"), ("compute_law_all_compute", "all compute")):
+            compute = entry.get(law)
+            if compute is None:
+                continue
+            estimate = f"α1 = {_estimate(compute, 'alpha1')}" if "alpha1" in compute else compute.get("note", "–")
+            lines.append(
+                f"| {group} | CE = α0·C^α1 (Pareto frontier) | {label} | {estimate} | {compute.get('n', '–')} | "
+                f"{_fmt(compute.get('r2'))} | α1 {PAPER_ALPHA1[group]} |"
             )
-            + f" | {_fmt(factor.get('r2'))}"
-            if "beta1" in factor
-            else f"{factor.get('note', 'not fitted')} | – | – | –"
-        )  # fmt: skip
-        chin_cell = (
-            f"{_fmt(chin.get('alpha'))} / {_fmt(chin.get('beta'))}" if "alpha" in chin else chin.get("note", "–")
+        factor = entry.get("factor_law", {})
+        if "beta0" in factor:
+            estimate = "; ".join(f"{b} = {_estimate(factor, b)}" for b in ("beta1", "beta2", "beta3"))
+        else:
+            estimate = factor.get("note", "not fitted")
+        paper = PAPER_BETA[group]
+        lines.append(
+            f"| {group} | CE = β0·P^β1·S^β2·T^β3 (all configurations) | – | {estimate} | {factor.get('n', '–')} | "
+            f"{_fmt(factor.get('r2'))} | β1 {paper[0]}, β2 {paper[1]} |"
         )
-        lines.append(f"| {group} | {compute_cells} | {PAPER_ALPHA1[group]} | {factor_cells} | {chin_cell} |")
+        chin = entry.get("chinchilla", {})
+        estimate = (
+            f"α = {_fmt(chin.get('alpha'))} {_ci(chin.get('alpha_ci'))}, β = {_fmt(chin.get('beta'))} "
+            f"{_ci(chin.get('beta_ci'))}"
+            if "alpha" in chin
+            else chin.get("note", "–")
+        )
+        lines.append(f"| {group} | L = E + A/P^α + B/S^β | – | {estimate} | {chin.get('n', '–')} | – | – |")
+    return "\n".join(lines)
+
+
+def grounded_table(fit: dict[str, Any]) -> str:
+    rows = fit.get("meta", {}).get("grounded_fractions") or []
+    if not rows:
+        return "No grounding gaps in runs.csv."
+    lines = [
+        "| preset | S | seeds grounded seen | seeds grounded unseen | mean gap seen | mean gap unseen |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        preset = row["preset"] + (f" ({row['decoder_init']})" if "decoder_init" in row else "")
+        lines.append(
+            f"| {preset} | {row['S']} | {row.get('grounded_seen', '–')}/{row['n_seeds']} | "
+            f"{row.get('grounded_unseen', '–')}/{row['n_seeds']} | {_fmt(row.get('mean_gap_seen'))} | "
+            f"{_fmt(row.get('mean_gap_unseen'))} |"
+        )
     return "\n".join(lines)
 
 
 def emergence_table(runs: pd.DataFrame) -> str:
-    largest = runs[runs.seen_samples == runs.groupby("preset").seen_samples.transform("max")]
+    largest = _largest_budget(runs)
     generation = [
         (f"{m}_{g}_{t}", f"{m} {g} {t}")
         for g in ("seen", "unseen")
@@ -107,27 +146,95 @@ def emergence_table(runs: pd.DataFrame) -> str:
     lines = ["| preset | S | " + " | ".join(label for _, label in metrics) + " |", "|" + "---|" * (len(metrics) + 2)]
     for (preset, seen), frame in largest.groupby(["preset", "seen_samples"]):
         lines.append(f"| {preset} | {seen} | " + " | ".join(f"{frame[c].mean():.3f}" for c, _ in metrics) + " |")
-    return "\n".join(lines)
-
-
-def disambiguation_table(runs: pd.DataFrame) -> str:
-    columns = sorted(c for c in runs if c.startswith("acc_disambiguation-"))
-    if not columns:
-        return "No disambiguation accuracies in runs.csv."
-    largest = runs[runs.seen_samples == runs.groupby("preset").seen_samples.transform("max")]
-    labels = [c.removeprefix("acc_disambiguation-") for c in columns]
-    lines = ["| preset | S | " + " | ".join(labels) + " | mean |", "|" + "---|" * (len(labels) + 3)]
-    for (preset, seen), frame in largest.groupby(["preset", "seen_samples"]):
-        values = [frame[c].mean() for c in columns]
+    rows = runs["generation_rows_unseen"].dropna() if "generation_rows_unseen" in runs else pd.Series(dtype=float)
+    if len(rows):
         lines.append(
-            f"| {preset} | {seen} | " + " | ".join(f"{v:.3f}" for v in values) + f" | {sum(values) / len(values):.3f} |"
+            f"\nCorpus-level scores per language over {int(rows.min())} generated captions per language and run "
+            "(greedy), then averaged over languages and seeds; prefix and no-prefix captions are scored against the "
+            "same references, only the forced prefix is removed from prefix-mode outputs."
         )
     return "\n".join(lines)
 
 
-def grounding_summary(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
-    """The grounding gaps of each grid size at its largest budget, smallest size first, and the unseen gap's law."""
-    largest = grid[grid.seen_samples == grid.groupby("preset").seen_samples.transform("max")]
+def translation_table(runs: pd.DataFrame) -> str:
+    columns = sorted(c for c in runs if c.startswith("bleu_translation-"))
+    if not columns:
+        return "No translation BLEU in runs.csv."
+    largest = _largest_budget(runs)
+    labels = [c.removeprefix("bleu_translation-") for c in columns]
+    lines = ["| preset | S | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 2)]
+    for (preset, seen), frame in largest.groupby(["preset", "seen_samples"]):
+        lines.append(f"| {preset} | {seen} | " + " | ".join(f"{frame[c].mean():.2f}" for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def heldout_table(runs: pd.DataFrame) -> str:
+    pairs = [(f"ce_{g}", f"ce_heldout_{g}") for g in GROUPS if f"ce_heldout_{g}" in runs]
+    if not pairs:
+        return "No compositional hold-out CE in runs.csv."
+    largest = _largest_budget(runs)
+    header = " | ".join(f"{g.removeprefix('ce_')} test / heldout" for g, _ in pairs)
+    lines = [f"| preset | S | {header} |", "|" + "---|" * (len(pairs) + 2)]
+    for (preset, seen), frame in largest.groupby(["preset", "seen_samples"]):
+        cells = " | ".join(f"{frame[a].mean():.3f} / {frame[b].mean():.3f}" for a, b in pairs)
+        lines.append(f"| {preset} | {seen} | {cells} |")
+    return "\n".join(lines)
+
+
+def _wilson(successes: float, n: int) -> str:
+    from statsmodels.stats.proportion import proportion_confint
+
+    if n <= 0:
+        return "–"
+    low, high = proportion_confint(round(successes), n, alpha=0.05, method="wilson")
+    return f"[{low:.2f}, {high:.2f}]"
+
+
+def disambiguation_table(runs: pd.DataFrame) -> str:
+    languages = sorted(c.removeprefix("acc_disambiguation-") for c in runs if c.startswith("acc_disambiguation-"))
+    if not languages:
+        return "No disambiguation accuracies in runs.csv."
+    lines = [
+        "| preset | S | language | accuracy, real images [95% Wilson CI] | accuracy, shuffled images [CI] | n |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (preset, seen), frame in _largest_budget(runs).groupby(["preset", "seen_samples"]):
+        for lang in languages:
+            sizes = frame.get(f"n_disambiguation-{lang}", pd.Series([0] * len(frame))).fillna(0).astype(int)
+            n = int(sizes.sum())
+            cells = []
+            for tag in ("acc", "acc_shuffled"):
+                column = f"{tag}_disambiguation-{lang}"
+                if column not in frame or frame[column].isna().all():
+                    cells.append("–")
+                    continue
+                successes = float((frame[column] * sizes).sum())
+                cells.append(f"{successes / n:.3f} {_wilson(successes, n)}" if n else f"{frame[column].mean():.3f}")
+            lines.append(f"| {preset} | {seen} | {lang} | {cells[0]} | {cells[1]} | {n} |")
+    return "\n".join(lines)
+
+
+def nano_table(runs: pd.DataFrame) -> str:
+    if runs.empty:
+        return "No nano pair in this plan."
+    columns = [c for c in ("ce_seen_caption", "ce_unseen_caption", "ce_translation", "ce_gap_unseen",
+                           "gate_tanh_mean", "gate_tanh_max", "acc_disambiguation") if c in runs]  # fmt: skip
+    lines = [
+        "| preset | init | tokenizer | S | seeds | " + " | ".join(columns) + " |",
+        "|" + "---|" * (len(columns) + 5),
+    ]
+    for (preset, seen), frame in runs.groupby(["preset", "seen_samples"]):
+        cells = " | ".join(f"{frame[c].mean():.4f}" for c in columns)
+        lines.append(
+            f"| {preset} | {frame.decoder_init.iloc[0]} | {frame.get('tokenizer', pd.Series(['?'])).iloc[0]} | "
+            f"{seen} | {frame.seed.nunique()} | {cells} |"
+        )
+    return "\n".join(lines)
+
+
+def grounding_summary(grid: pd.DataFrame) -> str:
+    """The grounding gaps of each grid size at its largest budget, smallest size first, per seed."""
+    largest = _largest_budget(grid)
     columns = [c for c in ("ce_gap_seen", "ce_gap_unseen") if c in grid]
     per_size = largest.groupby("preset")[["params", *columns]].mean().sort_values("params")
 
@@ -140,118 +247,143 @@ def grounding_summary(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
 
     cells = ", ".join(cell(preset, row) for preset, row in per_size.iterrows())
     which = "/".join(c.removeprefix("ce_gap_") for c in columns)
-    text = (
+    return (
         "Grounding control (CE with a shuffled image minus CE with the right image on captions, nats/token, "
         f"{which}, at each size's largest S): {cells}. A gap at float-noise level means captions written without "
         "looking at the picture; only a positive unseen gap lets the unseen-language numbers speak of captioning "
         "rather than of language."
     )
-    law = fit.get("grounding_gap_unseen", {})
-    factor = law.get("factor_law", {})
-    if factor.get("beta1") is not None and factor.get("beta2") is not None:
-        text += (
-            f" Fitted over the {factor.get('n')} configurations whose mean gap exceeds "
-            f"{factor.get('grounded_threshold')} nats/token ({factor.get('left_out_ungrounded', 0)} ungrounded ones "
-            f"left out), the gap grows as P^{factor['beta1']:.2f} "
-            f"{_ci(factor.get('beta1_ci'))} · S^{factor['beta2']:.2f} {_ci(factor.get('beta2_ci'))}."
-        )
-    elif law.get("note"):
-        text += f" Its law was not fitted: {law['note']}."
-    return text
 
 
-def shape_comparison(runs: pd.DataFrame, fit: dict[str, Any], grid_presets: list[str] | tuple[str, ...]) -> str:
-    """Sentences derived from the measured numbers; nothing here is asserted without a number behind it.
-
-    "The largest model" is the largest preset of the size × samples grid at its largest budget (the T pair is
-    trained on a much smaller budget and would otherwise dominate by parameter count).
-    """
+def shape_comparison(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
+    """Sentences derived from the measured numbers; nothing here is asserted without a number, interval and n."""
     sentences = []
-    grid = runs[runs.preset.isin(grid_presets)]
     largest = grid[grid.params == grid.params.max()]
     largest = largest[largest.seen_samples == largest.seen_samples.max()]
     label = f"{largest.preset.iloc[0]} at S={largest.seen_samples.iloc[0]}" if len(largest) else "–"
     unseen = fit.get("unseen_caption", {}).get("compute_law", {})
     if "alpha1" in unseen:
-        lo, hi = unseen.get("alpha1_ci") or (None, None)
-        significant = lo is not None and hi is not None and hi < 0
         sentences.append(
-            f"Unseen-caption CE falls with compute with exponent α1 = {unseen['alpha1']:.3f} "
-            f"(95% CI {_ci(unseen.get('alpha1_ci'))}, paper −0.15); the decrease is "
-            f"{'significant' if significant else 'not significant'} at 95%."
+            f"Unseen-caption CE against compute: α1 = {unseen['alpha1']:.3f} (OLS 95% CI {_ci(unseen.get('alpha1_ci'))}, "
+            f"seed-bootstrap 95% CI {_ci(unseen.get('alpha1_boot_ci'))}, n = {unseen.get('n')} Pareto points; "
+            f"paper −0.15): {unseen.get('alpha1_significance', 'no interval')}."
         )
     else:
         sentences.append(f"The unseen-caption compute law could not be fitted: {unseen.get('note', 'no fit')}.")
     factor = fit.get("unseen_caption", {}).get("factor_law", {})
     if factor.get("beta1") is not None and factor.get("beta2") is not None:
-        bigger = "model size" if abs(factor["beta1"]) > abs(factor["beta2"]) else "seen samples"
+        parts = [
+            f"{name} ({axis}) = {factor[name]:.3f} {_ci(factor.get(name + '_ci'))}, "
+            f"{factor.get(name + '_significance', 'no interval')}"
+            for name, axis in (("beta1", "params"), ("beta2", "samples"), ("beta3", "T"))
+            if factor.get(name) is not None
+        ]
         sentences.append(
-            f"In the factor law, β1 (params) = {factor['beta1']:.3f} and β2 (samples) = {factor['beta2']:.3f}: "
-            f"{bigger} matters more here; the paper found model size dominant (β1 −0.16 vs β2 −0.04)."
+            f"Factor law on unseen captions (n = {factor.get('n')} configurations): " + "; ".join(parts) + "."
         )
-    if factor.get("beta3") is not None:
-        sentences.append(
-            f"β3 (initial multilinguality T) = {factor['beta3']:.3f}; T varies only within the nano pair, which also "
-            "uses the Gemma tokenizer (CE per Gemma token, not per Scenes-BPE token), so β3 mixes multilinguality with "
-            "tokenizer and model family."
-        )
-    elif factor.get("beta3_note"):
+        significant = [n for n in ("beta1", "beta2") if factor.get(f"{n}_significance") == "significant"]
+        if len(significant) == 2:
+            bigger = "model size" if abs(factor["beta1"]) > abs(factor["beta2"]) else "seen samples"
+            sentences.append(f"With both exponents significant, {bigger} matters more here (paper: model size).")
+        else:
+            sentences.append("Which of size and samples matters more is not established by these intervals.")
+    if factor.get("beta3") is None and factor.get("beta3_note"):
         sentences.append(f"T: {factor['beta3_note']}.")
-    if {"bleu_unseen_prefix", "bleu_unseen_noprefix"} <= set(runs) and len(largest):
+    if {"bleu_unseen_prefix", "bleu_unseen_noprefix"} <= set(grid) and len(largest):
         delta = largest.bleu_unseen_prefix.mean() - largest.bleu_unseen_noprefix.mean()
         sentences.append(
-            f"For the largest model ({label}) the language prefix changes unseen-caption BLEU by {delta:+.2f} "
-            f"({largest.bleu_unseen_noprefix.mean():.2f} → {largest.bleu_unseen_prefix.mean():.2f})"
+            f"For the largest model ({label}, {largest.seed.nunique()} seeds) the language prefix changes "
+            f"unseen-caption BLEU by {delta:+.2f} ({largest.bleu_unseen_noprefix.mean():.2f} → "
+            f"{largest.bleu_unseen_prefix.mean():.2f}, same references)"
             + (
                 f" and the target-language share from {largest.lang_share_unseen_noprefix.mean():.2f} to "
                 f"{largest.lang_share_unseen_prefix.mean():.2f}."
-                if {"lang_share_unseen_prefix", "lang_share_unseen_noprefix"} <= set(runs)
+                if {"lang_share_unseen_prefix", "lang_share_unseen_noprefix"} <= set(grid)
                 else "."
             )
         )
-    if "ce_gap_unseen" in runs and len(grid):
-        sentences.append(grounding_summary(grid, fit))
-    if "bleu_seen_noprefix" in runs and len(largest):
-        sentences.append(
-            f"Seen-language captioning of the largest model ({label}) reaches BLEU "
-            f"{largest.bleu_seen_noprefix.mean():.2f} "
-            "(the ceiling the unseen languages are measured against)."
-        )
+    if "ce_gap_unseen" in grid and len(grid):
+        sentences.append(grounding_summary(grid))
     return " ".join(sentences)
+
+
+def lr_sweep_table(out: Path) -> str:
+    path = out / "lr_sweep" / "runs.csv"
+    if not path.exists():
+        return "No learning-rate sweep in this folder (`florenz experiment --lr-sweep`)."
+    runs = pd.read_csv(path)
+    lines = [
+        "| preset | S | learning rate | seeds | ce_seen_caption | ce_unseen_caption |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (preset, seen, lr), frame in runs.groupby(["preset", "seen_samples", "learning_rate"]):
+        lines.append(
+            f"| {preset} | {seen} | {lr:g} | {frame.seed.nunique()} | {frame.ce_seen_caption.mean():.3f} | "
+            f"{frame.ce_unseen_caption.mean():.3f} |"
+        )
+    return "\n".join(lines)
 
 
 def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], wall_seconds: float) -> Path:
     out = Path(out)
     runs = pd.read_csv(out / "runs.csv")
+    experiment = runs["experiment"] if "experiment" in runs else pd.Series([GRID_EXPERIMENT] * len(runs))
+    grid, nano = runs[experiment == GRID_EXPERIMENT], runs[experiment != GRID_EXPERIMENT]
+    if "lm_languages" in grid and (grid["lm_languages"] > 0).any():  # T levels get rows of their own in every table
+        label = grid["lm_languages"].map(lambda k: f" T=lm{int(k)}" if k else " T=scratch")
+        grid = grid.assign(preset=grid["preset"] + label)
     fit = json.loads((out / "fit" / "fit.json").read_text(encoding="utf-8"))
     plots = [p for p in ("compute_law.png", "params_law.png", "emergence.png") if (out / "fit" / p).exists()]
+    pooled = fit.get("meta", {}).get("pooled", {})
     text = "\n\n".join(
         [
             f"# Florenz scaling experiment — `{plan_name}`",
-            f"{plan['description']}. Presets {', '.join(plan['presets'])} × seen samples "
-            f"{', '.join(map(str, plan['samples']))} × seeds {', '.join(map(str, plan['seeds']))}; "
+            f"{plan['description']}. Grid: presets {', '.join(plan['presets'])} × seen samples "
+            f"{', '.join(map(str, plan['samples']))} × seeds {', '.join(map(str, plan['seeds']))} "
+            f"({len(grid)} runs). "
             + (
-                f"T axis: {', '.join(plan['t_presets'])} at S={plan['t_samples']}. "
+                f"Separate experiment (never pooled with the grid): {', '.join(plan['t_presets'])} at "
+                f"S={plan['t_samples']} ({len(nano)} runs). "
                 if plan["t_presets"]
-                else "no T pair. "
+                else ""
             )
-            + f"{len(runs)} runs; "
-            f"this invocation took {wall_seconds / 60:.1f} min. Corpus: Florenz-Scenes {plan['corpus']}, captions in "
-            "en/de only, translations en→de/fr/es/ru/zh. CE = mean over samples of the per-sample mean token CE "
-            "(nats/token); seen = caption-en/de, unseen = caption-fr/es/ru/zh.",
-            "## Runs (mean ± std over seeds)",
-            run_table(runs),
-            "## Fitted laws (log10 space, 95% CIs)",
+            + f"This invocation took {wall_seconds / 60:.1f} min. Corpus: Florenz-Scenes {plan['corpus']}, captions "
+            "in en/de only, translations en→de/fr/es/ru/zh from other sentence types than the captions (the release "
+            "card lists the caption/translation overlap per language). CE = mean over samples of the per-sample mean "
+            "token CE (nats/token); seen = caption-en/de, unseen = caption-fr/es/ru/zh.",
+            "## Runs of the grid (mean ± std over seeds)",
+            run_table(grid) if len(grid) else "No grid runs.",
+            "## Fitted laws (log10 space)",
+            (
+                f"Fitted on the grid only ({', '.join(f'{k} = {v}' for k, v in pooled.items())}). "
+                "OLS intervals treat the seed means as independent points; the seed-bootstrap intervals resample "
+                'whole seeds and redo the Pareto selection in every resample. "significant" = every interval '
+                "excludes 0."
+            ),
             laws_table(fit),
-            f"T definition: {fit.get('T_definition', '–').rstrip('.')}. Compute: {fit.get('compute_definition', '–')}.",
+            (
+                f"T definition: {fit.get('T_definition', '–').rstrip('.')}. "
+                f"Compute: {fit.get('compute_definition', '–')}; the 'all compute' rows add the vision-tower "
+                "pretraining and any decoder LM pretraining (runs.csv `compute_all`)."
+            ),
+            "## Grounding: seeds whose shuffled-image gap exceeds 0.05 nats/token (a table, not a law)",
+            grounded_table(fit),
             "## Plots",
             "\n".join(f"![{p}](fit/{p})" for p in plots) or "No plots were written.",
             "## Emergence: captions in translation-only languages (largest S per preset)",
-            emergence_table(runs),
-            "## Scenes-CoMMuTE: contrastive accuracy (chance 0.5)",
-            disambiguation_table(runs),
+            emergence_table(grid),
+            "## Translation BLEU per target language (largest S per preset)",
+            translation_table(grid),
+            "## Compositional hold-out (shape–colour pairs never trained): CE test / heldout",
+            heldout_table(grid),
+            "## Scenes-CoMMuTE: contrastive accuracy (text-only scorers get exactly 0.5 by construction)",
+            disambiguation_table(grid),
+            "## Nano pair: real Gemma-3 decoder vs its scratch twin (separate experiment, CE per Gemma token)",
+            nano_table(nano),
+            "## Learning rate per size",
+            lr_sweep_table(out),
             "## Shapes compared with the paper",
-            shape_comparison(runs, fit, plan["presets"]),
+            shape_comparison(grid, fit) if len(grid) else "No grid runs.",
         ]
     )
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".report-", suffix=".md")

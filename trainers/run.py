@@ -142,8 +142,24 @@ def train(
         tower = vision_tower_name(args.model)
         cache = Path(tokenizer_dir).parent / "vision" / f"{tower}__seed{args.seed}.safetensors"
         load_or_pretrain_vision(model, processor, corpus, args.vision_pretraining_steps, cache)
+    if args.lm_pretraining_languages:
+        from .lm_pretraining import load_or_pretrain_decoder
+
+        if decoder_init != "scratch" or not args.lm_pretraining_steps:
+            raise ValueError(
+                f"lm_pretraining_languages={args.lm_pretraining_languages} needs a scratch decoder and "
+                f"lm_pretraining_steps > 0; got decoder_init={decoder_init!r}, steps={args.lm_pretraining_steps}"
+            )
+        k = args.lm_pretraining_languages
+        cache = Path(tokenizer_dir).parent / "decoder" / f"{args.model}__seed{args.seed}__lm{k}.safetensors"
+        load_or_pretrain_decoder(model, processor.tokenizer, corpus, k, args.lm_pretraining_steps, cache)
+        decoder_init = f"lm{k}"
     check_lengths(model, args)
     model.apply_freeze_policy(args.freeze_policy)
+    if args.vision_pretraining_steps:  # the shared tower stays frozen; the projector adapts it to this model's width
+        for name, param in model.named_parameters():
+            if name.startswith("model.multi_modal_projector."):
+                param.requires_grad_(True)
     if args.train_vision:
         for name, param in model.named_parameters():
             if name.startswith(("model.vision_tower.", "model.multi_modal_projector.")):

@@ -9,8 +9,16 @@ Three laws per CE group (seen captioning, unseen captioning, translation):
   initialisations and bootstrap CIs (Hoffmann et al. 2022, Approach 3, with the loss scaled so that the optimiser does
   not stop early — the failure Besiroglu et al. 2024 found in the original fit).
 
-Seeds are averaged per configuration (preset, decoder, S) before fitting; their spread is reported alongside. A law that
-cannot be fitted from the given runs is reported as `{"note": why}` instead of numbers.
+Seeds are averaged per configuration (preset, decoder, S) before fitting; their spread is reported alongside. Besides
+the OLS intervals, the compute and factor laws get a cluster bootstrap over seeds: whole seeds are resampled (runs of
+one seed share data order and the frozen vision tower, so they are not independent), seed means recomputed, and the
+Pareto selection redone inside every resample, so the interval includes the uncertainty of choosing the frontier
+after seeing the CE. A law that cannot be fitted from the given runs is reported as `{"note": why}` instead of numbers.
+
+Only comparable runs are pooled: CE is per token, so runs with different tokenizers (vocabularies) or decoder
+families measure different quantities; `fit_runs` refuses such a table (`check_comparable`), and `comparable_groups`
+splits it into fittable groups. No law is fitted on a subset chosen by its outcome: the grounding gap is reported as
+a table of grounded fractions per configuration (`grounded_fractions`).
 """
 
 from __future__ import annotations
@@ -28,19 +36,22 @@ GROUPS: dict[str, str] = {
     "unseen_caption": "ce_unseen_caption",
     "translation": "ce_translation",
 }
-GAP_GROUP, GAP_COLUMN = "grounding_gap_unseen", "ce_gap_unseen"
-MIN_GAP_CONFIGURATIONS = 5
-# Nats/token. Below it the shuffled-image CE differs from the right-image CE by eval-set noise: on unseen captions the
-# ungrounded quick runs measured -0.006 … 0.012, the grounded ones 0.23 … 0.98.
+GAP_COLUMNS = {"seen": "ce_gap_seen", "unseen": "ce_gap_unseen"}
+# Nats/token; a descriptive line for the grounded-fraction table, never a filter for a fit. Below it the shuffled-image
+# CE differs from the right-image CE by eval-set noise: the ungrounded quick runs measured -0.006 … 0.012.
 GROUNDED_GAP = 0.05
 # The columns the fit reads; the sweep writes more (see trainers/runs_table.py), all of which are kept.
 REQUIRED_COLUMNS = ("preset", "decoder_init", "seed", "params", "seen_samples", "compute", *GROUPS.values())
+# Runs are comparable only within one value of each of these (CE per token depends on the tokenizer).
+COMPARABLE_COLUMNS = ("experiment", "tokenizer", "vocab_size", "decoder_kind")
+ALL_COMPUTE_COLUMN = "compute_all"
 CONFIG_COLUMNS = ("preset", "decoder_kind", "decoder_init", "seen_samples")
 DECODER_INIT_MULTILINGUALITY = {"pretrained": 1.0, "scratch": 0.0}
 T_DEFINITION = (
     "T = 1 + m, where m in [0, 1] is the initial multilinguality of the decoder: the `initial_multilinguality` column "
-    "when runs.csv has it, otherwise m = 1 for decoder_init='pretrained' (the multilingual Gemma decoder) and m = 0 for "
-    "decoder_init='scratch'. The shift by 1 keeps log T defined for scratch decoders (T in {1, 2}); CE scales as T^beta3."
+    "(k/6 for a Scenes decoder first pretrained as a text-only LM on translation-distribution sentences of k of the six "
+    "languages; 1 for the multilingual Gemma decoder, 0 for a scratch one), or, for tables without it, m = 1 for "
+    "decoder_init='pretrained' and m = 0 for decoder_init='scratch'. The shift by 1 keeps log T defined at m = 0."
 )
 COMPUTE_DEFINITION = "C = S * F * (1 + P_t / P) training FLOPs (runs.csv `compute`, trainers/compute.py)"
 HUBER_DELTA = 1e-3
@@ -70,6 +81,11 @@ def validate_runs(runs: pd.DataFrame) -> pd.DataFrame:
     missing = [column for column in REQUIRED_COLUMNS if column not in runs.columns]
     if missing:
         raise ValueError(f"runs table lacks required columns {missing}; required are {list(REQUIRED_COLUMNS)}")
+    if "tokenizer" not in runs.columns and "vocab_size" not in runs.columns:
+        raise ValueError(
+            "runs table has neither a 'tokenizer' nor a 'vocab_size' column; CE per token is only comparable within "
+            "one tokenizer, so the fitter needs one of them"
+        )
     if runs.empty:
         raise ValueError("runs table has no rows")
     runs = runs.copy()
@@ -91,6 +107,30 @@ def validate_runs(runs: pd.DataFrame) -> pd.DataFrame:
         m = runs["decoder_init"].astype(str).map(DECODER_INIT_MULTILINGUALITY)
     runs["T"] = 1.0 + m.astype(float)
     return runs
+
+
+def check_comparable(runs: pd.DataFrame) -> None:
+    """Raise a ValueError naming the column when `runs` mixes experiments, tokenizers or decoder families."""
+    for column in COMPARABLE_COLUMNS:
+        if column in runs.columns:
+            values = sorted(runs[column].astype(str).unique())
+            if len(values) > 1:
+                raise ValueError(
+                    f"runs mix {column} values {values}: CE per token and the scaling axes are not comparable across "
+                    f"them, so they cannot be pooled in one fit; fit each group separately (`comparable_groups`, or "
+                    f"`florenz fit --where {column}=VALUE`)"
+                )
+
+
+def comparable_groups(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Split `runs` into groups that share every `COMPARABLE_COLUMNS` value, labelled like "experiment=grid, …"."""
+    keys = [column for column in COMPARABLE_COLUMNS if column in runs.columns]
+    if not keys:
+        return {"all": runs}
+    return {
+        ", ".join(f"{k}={v}" for k, v in zip(keys, values if isinstance(values, tuple) else (values,))): frame
+        for values, frame in runs.groupby(keys, sort=True, dropna=False)
+    }
 
 
 def seed_means(runs: pd.DataFrame) -> pd.DataFrame:
@@ -203,6 +243,41 @@ def compute_law(compute: np.ndarray, ce: np.ndarray) -> tuple[dict[str, Any], Lo
         "n_points": len(frontier),
     }
     return entry, fit
+
+
+def seed_bootstrap(runs: pd.DataFrame, statistic, n_bootstrap: int, seed: int) -> tuple[list[dict[str, float]], int]:
+    """`statistic(seed_means_table)` on `n_bootstrap` cluster resamples of whole seeds (with replacement); returns
+    the replicate dicts that were computable and the number of seed clusters."""
+    clusters = sorted(runs["seed"].unique())
+    numeric = ["params", "seen_samples", "T", *GROUPS.values(), "compute", ALL_COMPUTE_COLUMN]
+    keep = [c for c in dict.fromkeys((*CONFIG_COLUMNS, "seed", *numeric)) if c in runs.columns]
+    runs = runs[keep]  # seed means of the ~150 metric columns would dominate the cost of every replicate
+    rng = np.random.default_rng(seed)
+    replicates = []
+    for _ in range(n_bootstrap):
+        drawn = rng.choice(clusters, size=len(clusters), replace=True)
+        sample = pd.concat([runs[runs["seed"] == c] for c in drawn], ignore_index=True)
+        value = statistic(seed_means(sample))
+        if value:
+            replicates.append(value)
+    return replicates, len(clusters)
+
+
+def bootstrap_cis(replicates: list[dict[str, float]], names: tuple[str, ...]) -> dict[str, Any]:
+    """2.5/97.5 percentiles per name over the replicates that have it."""
+    result: dict[str, Any] = {}
+    for name in names:
+        values = [r[name] for r in replicates if r.get(name) is not None]
+        result[f"{name}_boot_ci"] = np.percentile(values, [2.5, 97.5]).tolist() if values else None
+    return result
+
+
+def significance(*cis: list[float] | None) -> str:
+    """ "significant" only when every given 95% interval excludes 0; "not significant" when any crosses it."""
+    known = [ci for ci in cis if ci is not None and None not in ci]
+    if not known:
+        return "no interval"
+    return "not significant" if any(low <= 0 <= high for low, high in known) else "significant"
 
 
 _FACTORS = {"P": ("beta1", "params"), "S": ("beta2", "seen_samples"), "T": ("beta3", "T")}
@@ -410,12 +485,52 @@ class ScalingFit:
         return _json_safe(document)
 
 
-def fit_runs(runs: pd.DataFrame, n_bootstrap: int = 200, seed: int = 0) -> ScalingFit:
-    """Fits every law to every CE group of a validated runs table (`validate_runs`)."""
+def _compute_statistic(target: str, compute_column: str):
+    def statistic(table: pd.DataFrame) -> dict[str, float] | None:
+        data = table[table[target].notna()]
+        entry, fit = compute_law(data[compute_column].to_numpy(), data[target].to_numpy())
+        return {"alpha1": entry["alpha1"]} if fit is not None else None
+
+    return statistic
+
+
+def _factor_statistic(target: str):
+    def statistic(table: pd.DataFrame) -> dict[str, float] | None:
+        entry, fit = factor_law(table, target)
+        return {b: entry.get(b) for b in ("beta1", "beta2", "beta3")} if fit is not None else None
+
+    return statistic
+
+
+def _with_bootstrap(entry: dict[str, Any], runs, statistic, names, n_bootstrap: int, seed: int) -> None:
+    if n_bootstrap <= 0 or "note" in entry:
+        return
+    replicates, clusters = seed_bootstrap(runs, statistic, n_bootstrap, seed)
+    entry.update(bootstrap_cis(replicates, names))
+    entry.update({"n_bootstrap": len(replicates), "bootstrap_clusters": clusters})
+    if clusters < 3:
+        entry["bootstrap_note"] = f"{clusters} seed cluster(s): the bootstrap has few distinct resamples"
+    for name in names:
+        if entry.get(name) is not None:
+            entry[f"{name}_significance"] = significance(entry.get(f"{name}_ci"), entry.get(f"{name}_boot_ci"))
+
+
+def fit_runs(
+    runs: pd.DataFrame, n_bootstrap: int = 200, seed: int = 0, chinchilla_bootstrap: int | None = None
+) -> ScalingFit:
+    """Fits every law to every CE group of a validated runs table (`validate_runs`) of comparable runs.
+
+    n_bootstrap: seed-cluster resamples for the compute and factor laws; chinchilla_bootstrap: configuration
+    resamples for the Chinchilla form (default: n_bootstrap; each costs L-BFGS runs)."""
     if n_bootstrap < 0:
         raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
+    chinchilla_bootstrap = n_bootstrap if chinchilla_bootstrap is None else chinchilla_bootstrap
+    check_comparable(runs)
     table = seed_means(runs)
     groups: dict[str, GroupFit] = {}
+    compute_columns = {"compute_law": "compute"}
+    if ALL_COMPUTE_COLUMN in table.columns and table[ALL_COMPUTE_COLUMN].notna().all():
+        compute_columns["compute_law_all_compute"] = ALL_COMPUTE_COLUMN
     for name, target in GROUPS.items():
         data = table[table[target].notna()]
         group = GroupFit(target)
@@ -423,23 +538,54 @@ def fit_runs(runs: pd.DataFrame, n_bootstrap: int = 200, seed: int = 0) -> Scali
             group.entry = {"note": f"no runs with a value in {target!r}"}
             groups[name] = group
             continue
-        group.entry["compute_law"], group.compute_fit = compute_law(data["compute"].to_numpy(), data[target].to_numpy())
+        for law, column in compute_columns.items():
+            entry, fit = compute_law(data[column].to_numpy(), data[target].to_numpy())
+            entry["compute_column"] = column
+            statistic = _compute_statistic(target, column)
+            _with_bootstrap(entry, runs, statistic, ("alpha1",), n_bootstrap, seed)
+            group.entry[law] = entry
+            if law == "compute_law":
+                group.compute_fit = fit
         group.entry["factor_law"], group.factor_fit = factor_law(table, target)
+        _with_bootstrap(
+            group.entry["factor_law"], runs, _factor_statistic(target), ("beta1", "beta2", "beta3"), n_bootstrap, seed
+        )
         if group.factor_fit is not None:
             group.entry["factor_law"]["predictions_at_max_S"] = _predictions_at_max_s(group.factor_fit, data)
-        group.entry["chinchilla"] = _chinchilla_for(data, target, n_bootstrap, seed)
+        group.entry["chinchilla"] = _chinchilla_for(data, target, chinchilla_bootstrap, seed)
         group.entry["seed_spread"] = _seed_spread(data, target)
         groups[name] = group
-    if GAP_COLUMN in table.columns:
-        groups[GAP_GROUP] = _gap_fit(table)
     meta = {
         "n_runs": len(runs),
         "n_configurations": len(table),
         "seeds_per_configuration": [int(table["n_seeds"].min()), int(table["n_seeds"].max())],
         "fit_space": "log10 for compute and factor laws; natural log residuals for chinchilla",
-        "skipped": [] if GAP_COLUMN in table.columns else [f"{GAP_GROUP}: no {GAP_COLUMN!r} column in runs.csv"],
+        "pooled": {c: sorted(runs[c].astype(str).unique()) for c in COMPARABLE_COLUMNS if c in runs.columns},
+        "grounded_fractions": grounded_fractions(runs),
+        "skipped": [] if GAP_COLUMNS["unseen"] in runs.columns else ["grounded_fractions: no 'ce_gap_unseen' column"],
     }
     return ScalingFit(table, groups, meta)
+
+
+def grounded_fractions(runs: pd.DataFrame, threshold: float = GROUNDED_GAP) -> list[dict[str, Any]]:
+    """Per configuration: how many seeds have a shuffled-image CE gap above `threshold`, and the mean gap."""
+    present = {name: column for name, column in GAP_COLUMNS.items() if column in runs.columns}
+    if not present:
+        return []
+    rows = []
+    keys = ["preset", "decoder_init", "seen_samples"] if "decoder_init" in runs.columns else ["preset", "seen_samples"]
+    for values, frame in runs.groupby(keys, sort=True):
+        preset, seen = values[0], values[-1]
+        row: dict[str, Any] = {"preset": preset, "S": int(seen), "params": float(frame["params"].iloc[0])}
+        if len(keys) == 3:
+            row["decoder_init"] = values[1]
+        row["n_seeds"] = len(frame)
+        for name, column in present.items():
+            gaps = pd.to_numeric(frame[column], errors="coerce")
+            row[f"grounded_{name}"] = int((gaps > threshold).sum())
+            row[f"mean_gap_{name}"] = float(gaps.mean())
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["params"], r["S"]))
 
 
 def _predictions_at_max_s(fit: LogLinearFit, data: pd.DataFrame) -> list[dict[str, Any]]:
@@ -478,28 +624,6 @@ def _chinchilla_for(data: pd.DataFrame, target: str, n_bootstrap: int, seed: int
     if note:
         entry["subset_note"] = note
     return entry
-
-
-def _gap_fit(table: pd.DataFrame) -> GroupFit:
-    """Factor law of the grounding gap over the configurations where grounding has begun (gap > GROUNDED_GAP).
-
-    Models that ignore the image have a gap at noise level (±0.01), which a power law cannot describe; those
-    configurations are left out and counted, so the law says how large the gap is once captioning uses the image.
-    """
-    gap = GroupFit(GAP_COLUMN)
-    values = table[GAP_COLUMN].dropna()
-    grounded = table[table[GAP_COLUMN] > GROUNDED_GAP]
-    if len(grounded) < MIN_GAP_CONFIGURATIONS:
-        gap.entry = {
-            "note": f"{len(grounded)} of {len(values)} configurations have a mean {GAP_COLUMN!r} above "
-            f"{GROUNDED_GAP} nats/token (grounded); a power law needs at least {MIN_GAP_CONFIGURATIONS}"
-        }
-        return gap
-    gap.entry["factor_law"], gap.factor_fit = factor_law(grounded, GAP_COLUMN)
-    gap.entry["factor_law"]["grounded_threshold"] = GROUNDED_GAP
-    gap.entry["factor_law"]["left_out_ungrounded"] = len(values) - len(grounded)
-    gap.entry["seed_spread"] = _seed_spread(grounded, GAP_COLUMN)
-    return gap
 
 
 def _seed_spread(data: pd.DataFrame, target: str) -> dict[str, Any]:

@@ -7,8 +7,9 @@ initialised twin (same shapes, same Gemma tokenizer): the pair spans the "initia
 
 Vision: 96 px images and a DaViT whose last stage keeps stride 1 (strides 4·2·2·1 = 16) → a 6×6 grid, 37 image
 tokens, so that shape recognition is not the bottleneck (feasibility study §6.4). No pretrained vision tower exists
-offline: with `vision_pretraining_steps` (as the experiment plans set it) each preset's DaViT + projector is first
-pretrained on scene attributes and then frozen as in the paper, otherwise it trains with the rest (`train_vision`).
+offline: with `vision_pretraining_steps` (as the experiment plans set it) one DaViT per seed, shared by every grid size,
+is first pretrained on scene attributes and then frozen as in the paper, and each size's projector learns with the
+captioner; otherwise the vision side trains with the rest (`train_vision`).
 Decoders trained from scratch train everything else (freeze policy "all"); the pretrained nano decoder keeps the
 paper's policy (only cross-attention, gates, their norms and the embeddings learn inside Gemma).
 
@@ -28,12 +29,16 @@ SCENES_IMAGE_SIZE = 96
 _STRIDES = [4, 2, 2, 1]
 
 # name -> width, encoder/decoder layers, heads, vision stage widths
+# One DaViT for every grid size (stage widths): the sizes differ in their language model only, as the paper's sizes
+# share a pretrained Florence-2 tower; each size's projector maps the tower's width to its own.
+SHARED_VISION = [16, 32, 64, 96]
+SHARED_TOWER = "scenes-shared"
 _SIZES: dict[str, dict[str, Any]] = {
-    "scenes-xs": {"d": 32, "enc": 1, "dec": 1, "heads": 2, "vision": [8, 16, 24, 32]},
-    "scenes-s": {"d": 64, "enc": 2, "dec": 2, "heads": 4, "vision": [16, 32, 48, 64]},
-    "scenes-m": {"d": 128, "enc": 2, "dec": 2, "heads": 4, "vision": [16, 32, 64, 96]},
-    "scenes-l": {"d": 192, "enc": 3, "dec": 3, "heads": 6, "vision": [24, 48, 96, 128]},
-    "scenes-xl": {"d": 256, "enc": 4, "dec": 4, "heads": 8, "vision": [32, 64, 128, 192]},
+    "scenes-xs": {"d": 32, "enc": 1, "dec": 1, "heads": 2, "vision": SHARED_VISION},
+    "scenes-s": {"d": 64, "enc": 2, "dec": 2, "heads": 4, "vision": SHARED_VISION},
+    "scenes-m": {"d": 128, "enc": 2, "dec": 2, "heads": 4, "vision": SHARED_VISION},
+    "scenes-l": {"d": 192, "enc": 3, "dec": 3, "heads": 6, "vision": SHARED_VISION},
+    "scenes-xl": {"d": 256, "enc": 4, "dec": 4, "heads": 8, "vision": SHARED_VISION},
 }
 _DECODER_IDS = {"pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2, "decoder_start_token_id": 1}
 _NO_DROPOUT = {"dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0}
@@ -105,7 +110,13 @@ def _build_presets() -> dict[str, dict[str, Any]]:
     presets: dict[str, dict[str, Any]] = {}
     for name, size in _SIZES.items():
         parts = {"vision": _vision(size["vision"], size["d"]), "encoder": _encoder(size)}
-        scratch = {"decoder_init": "scratch", "tokenizer": "scenes", "freeze_policy": "all", "width": size["d"]}
+        scratch = {
+            "decoder_init": "scratch",
+            "tokenizer": "scenes",
+            "freeze_policy": "all",
+            "width": size["d"],
+            "vision_tower": SHARED_TOWER,
+        }
         presets[name] = {**parts, "text": _bart_decoder(size), **scratch}
         presets[f"{name}-gemma"] = {**parts, "text": _gemma_decoder(size), **scratch}
     nano = copy.deepcopy(FLORENZ_PRESETS["florenz-nano"])
@@ -141,8 +152,8 @@ def learning_rate_for(name: str) -> float:
 
 
 def vision_tower_name(name: str) -> str:
-    """Whose pretrained vision tower a preset uses: the scratch nano twin takes scenes-nano's, so the T pair differs
-    only in its decoder (and the tower, the costliest to pretrain, is pretrained once per seed)."""
+    """Whose pretrained vision tower a preset uses: every grid size the shared one, the scratch nano twin
+    scenes-nano's, so sizes differ in their language model only and the nano pair only in its decoder."""
     return SCENES_PRESETS.get(name, {}).get("vision_tower", name)
 
 

@@ -49,6 +49,9 @@ def test_build_scenes_then_info(tmp_path, capsys):
     assert "pretrain" in printed and "train=12" in printed
     assert "| caption | train+eval | eval only |" in printed  # en covered, de not
     assert "| translation | — | eval only | train+eval |" in printed  # no En→En; de eval only; fr covered
+    # Overlap of eval captions with training targets, per language (fr: translation-only, 2 eval captions).
+    assert "exact-sentence overlap" in printed and "| fr | unseen | 2 | 4 | 0 (0.000) |" in printed
+    assert "## Caption overlap with training targets" in (out / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(

@@ -13,21 +13,21 @@ DIAMOND = Group("diamond", "green", "large")  # die Raute
 @pytest.mark.parametrize(
     "group, nominative, accusative",
     [
-        (STAR, "Ein großer roter Stern.", "Das Bild zeigt einen großen roten Stern."),
-        (SQUARE, "Ein kleines blaues Quadrat.", "Das Bild zeigt ein kleines blaues Quadrat."),
-        (DIAMOND, "Eine große grüne Raute.", "Das Bild zeigt eine große grüne Raute."),
+        (STAR, "Ein großer roter Stern.", "Es gibt einen großen roten Stern."),
+        (SQUARE, "Ein kleines blaues Quadrat.", "Es gibt ein kleines blaues Quadrat."),
+        (DIAMOND, "Eine große grüne Raute.", "Es gibt eine große grüne Raute."),
         (
             Group("circle", "orange", "small"),
             "Ein kleiner orangefarbener Kreis.",
-            "Das Bild zeigt einen kleinen orangefarbenen Kreis.",
+            "Es gibt einen kleinen orangefarbenen Kreis.",
         ),
-        (Group("heart", "pink", "large"), "Ein großes rosa Herz.", "Das Bild zeigt ein großes rosa Herz."),
-        (Group("ellipse", "purple", None), "Eine violette Ellipse.", "Das Bild zeigt eine violette Ellipse."),
+        (Group("heart", "pink", "large"), "Ein großes rosa Herz.", "Es gibt ein großes rosa Herz."),
+        (Group("ellipse", "purple", None), "Eine violette Ellipse.", "Es gibt eine violette Ellipse."),
     ],
 )
 def test_indefinite_nominative_and_accusative(group, nominative, accusative):
     assert de.short_caption(group) == nominative
-    assert de.short_caption(group, prefixed=True) == accusative
+    assert de.existential([group]) == accusative
 
 
 def test_counts_and_listing():
@@ -35,8 +35,8 @@ def test_counts_and_listing():
         de.listing([STAR, Group("circle", "red", "small", 2)]) == "Ein großer roter Stern und zwei kleine rote Kreise."
     )
     assert (
-        de.listing([Group("circle", "red", None, 2), SQUARE, Group("heart", "white", "small", 3)], prefixed=True)
-        == "Das Bild zeigt zwei rote Kreise, ein kleines blaues Quadrat und drei kleine weiße Herzen."
+        de.existential([Group("circle", "red", None, 2), SQUARE, Group("heart", "white", "small", 3)])
+        == "Es gibt zwei rote Kreise, ein kleines blaues Quadrat und drei kleine weiße Herzen."
     )
 
 
@@ -70,4 +70,17 @@ def test_pronouns_and_disambiguation_pairs():
     assert (
         de.pronoun_relation(Group("arrow", "blue", "small"), "left", STAR, "n")
         == "Es ist links vom großen roten Stern."
+    )
+
+
+def test_translation_only_sentence_types():
+    assert de.attribute_statement(STAR) == "Der Stern ist groß und rot."
+    assert de.attribute_statement(Group("heart", "pink", "small", 2)) == "Die beiden Herzen sind klein und rosa."
+    assert (
+        de.existential_relation(DIAMOND, "right", STAR)
+        == "Rechts vom großen roten Stern gibt es eine große grüne Raute."
+    )
+    assert (
+        de.existential_relation(STAR, "below", SQUARE)
+        == "Unter dem kleinen blauen Quadrat gibt es einen großen roten Stern."
     )

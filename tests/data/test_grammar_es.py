@@ -23,11 +23,11 @@ def test_agreement_and_order(group, caption):
     assert es.short_caption(group) == caption
 
 
-def test_prefix_plurals_and_listing():
-    assert es.short_caption(STAR, prefixed=True) == "La imagen muestra una estrella blanca pequeña."
+def test_existential_plurals_and_listing():
+    assert es.existential([STAR]) == "Hay una estrella blanca pequeña."
     assert (
-        es.listing([Group("cross", "blue", "small", 2), Group("heart", "black", None, 3)], prefixed=True)
-        == "La imagen muestra dos cruces azules pequeñas y tres corazones negros."
+        es.existential([Group("cross", "blue", "small", 2), Group("heart", "black", None, 3)])
+        == "Hay dos cruces azules pequeñas y tres corazones negros."
     )
     assert (
         es.listing([CIRCLE, Group("ellipse", "purple", "small", 2), Group("ring", "orange", "large", 2)])
@@ -66,4 +66,13 @@ def test_pronouns_and_disambiguation_pairs():
     assert (
         es.pronoun_relation(Group("cross", "red", "large"), "left", CIRCLE)
         == "Está a la izquierda del círculo rojo grande."
+    )
+
+
+def test_translation_only_sentence_types():
+    assert es.attribute_statement(STAR) == "La estrella es pequeña y blanca."
+    assert es.attribute_statement(Group("circle", "red", "small", 2)) == "Los dos círculos son pequeños y rojos."
+    assert (
+        es.existential_relation(STAR, "right", CIRCLE)
+        == "Hay una estrella blanca pequeña a la derecha del círculo rojo grande."
     )

@@ -24,11 +24,11 @@ def test_agreement_and_order(group, caption):
     assert fr.short_caption(group) == caption
 
 
-def test_prefix_plurals_and_listing():
-    assert fr.short_caption(CIRCLE, prefixed=True) == "La photo montre un grand cercle vert."
+def test_existential_plurals_and_listing():
+    assert fr.existential([CIRCLE]) == "Il y a un grand cercle vert."
     assert (
-        fr.listing([Group("circle", "red", None, 2), Group("star", "blue", "small", 3)], prefixed=True)
-        == "La photo montre deux cercles rouges et trois petites étoiles bleues."
+        fr.existential([Group("circle", "red", None, 2), Group("star", "blue", "small", 3)])
+        == "Il y a deux cercles rouges et trois petites étoiles bleues."
     )
     assert (
         fr.listing([Group("ring", "black", "large", 2), STAR, Group("cross", "white", "small", 2)])
@@ -67,4 +67,14 @@ def test_pronouns_and_disambiguation_pairs():
     assert fr.pronoun_attributes(Group("circle", "white", "small"), "f") == "Elle est petite et blanche."
     assert (
         fr.pronoun_relation(Group("cross", "red", "large"), "left", CIRCLE) == "Elle est à gauche du grand cercle vert."
+    )
+
+
+def test_translation_only_sentence_types():
+    assert fr.attribute_statement(STAR) == "L'étoile est petite et blanche."
+    assert fr.attribute_statement(Group("star", "green", "large", 3)) == "Les trois étoiles sont grandes et vertes."
+    assert fr.attribute_statement(CIRCLE) == "Le cercle est grand et vert."
+    assert (
+        fr.existential_relation(STAR, "right", CIRCLE)
+        == "Il y a une petite étoile blanche à droite du grand cercle vert."
     )

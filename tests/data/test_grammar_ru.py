@@ -12,22 +12,22 @@ HEART = Group("heart", "yellow", "large")  # сердце (n)
 
 
 @pytest.mark.parametrize(
-    "group, caption, prefixed",
+    "group, caption, existential",
     [
-        (SQUARE, "Маленький синий квадрат.", "На картинке изображен маленький синий квадрат."),
-        (STAR, "Большая красная звезда.", "На картинке изображена большая красная звезда."),
-        (HEART, "Большое желтое сердце.", "На картинке изображено большое желтое сердце."),
+        (SQUARE, "Маленький синий квадрат.", "Здесь есть маленький синий квадрат."),
+        (STAR, "Большая красная звезда.", "Здесь есть большая красная звезда."),
+        (HEART, "Большое желтое сердце.", "Здесь есть большое желтое сердце."),
         (
             Group("arrow", "blue", "small"),
             "Маленькая синяя стрелка.",
-            "На картинке изображена маленькая синяя стрелка.",
+            "Здесь есть маленькая синяя стрелка.",
         ),
-        (Group("ring", "blue", None), "Синее кольцо.", "На картинке изображено синее кольцо."),
+        (Group("ring", "blue", None), "Синее кольцо.", "Здесь есть синее кольцо."),
     ],
 )
-def test_gender_agreement(group, caption, prefixed):
+def test_gender_agreement(group, caption, existential):
     assert ru.short_caption(group) == caption
-    assert ru.short_caption(group, prefixed=True) == prefixed
+    assert ru.existential([group]) == existential
 
 
 @pytest.mark.parametrize(
@@ -48,8 +48,8 @@ def test_numerals(group, phrase):
 
 def test_listing_takes_plural_participle():
     assert (
-        ru.listing([STAR, Group("circle", "red", None, 2)], prefixed=True)
-        == "На картинке изображены большая красная звезда и два красных круга."
+        ru.existential([STAR, Group("circle", "red", None, 2)])
+        == "Здесь есть большая красная звезда и два красных круга."
     )
 
 
@@ -92,3 +92,16 @@ def test_pronouns_and_disambiguation_pairs():
     assert ru.pronoun_attributes(Group("ring", "blue", "large")) == "Оно большое и синее."
     assert ru.pronoun_attributes(Group("cross", "blue", "small"), "f") == "Она маленькая и синяя."
     assert ru.pronoun_relation(HEART, "below", STAR) == "Оно находится под большой красной звездой."
+
+
+def test_translation_only_sentence_types():
+    assert ru.attribute_statement(STAR) == "Звезда большая и красная."
+    assert ru.attribute_statement(SQUARE) == "Квадрат маленький и синий."
+    assert ru.attribute_statement(Group("star", "blue", "small", 2)) == "Две звезды маленькие и синие."
+    assert (
+        ru.existential_relation(STAR, "right", SQUARE)
+        == "Справа от маленького синего квадрата есть большая красная звезда."
+    )
+    assert (
+        ru.existential_relation(SQUARE, "next", HEART) == "Рядом с большим желтым сердцем есть маленький синий квадрат."
+    )

@@ -57,12 +57,12 @@ def test_tables_match_the_paper():
     assert set(LANGUAGES) == set(LANGUAGE_NAMES)
     assert TASKS == ("caption", "detailed_caption", "more_detailed_caption", "translate")
     assert LANGUAGE_PREFIXES == {
-        "en": "The image shows",
-        "de": "Das Bild zeigt",
-        "fr": "La photo montre",
-        "es": "La imagen muestra",
-        "ru": "На картинке изображен",
-        "zh": "图为",
+        "en": "In the image:",
+        "de": "Auf dem Bild:",
+        "fr": "Sur l'image :",
+        "es": "En la imagen:",
+        "ru": "На картинке:",
+        "zh": "图中：",
     }
 
 
@@ -129,7 +129,7 @@ def test_max_target_length_keeps_final_eos(tiny_processor):
 def test_single_language_prefix_ids(tiny_processor):
     processor = tiny_processor
     out = processor(images=Image.new("RGB", (8, 8)), task="caption", language="es", prefix=True)
-    words = processor.tokenizer("La imagen muestra", add_special_tokens=False)["input_ids"]
+    words = processor.tokenizer("En la imagen:", add_special_tokens=False)["input_ids"]
     assert out["decoder_input_ids"].tolist() == [[1, 2, *words]]  # <eos> as decoder start, then <bos>
     assert out["decoder_attention_mask"].tolist() == [[1] * (len(words) + 2)]
 
@@ -188,8 +188,8 @@ def test_batch_decode_strips_exactly_the_prefix_and_capitalises(tiny_processor):
     ids = _generated(processor, out["decoder_input_ids"], " un chat noir.", repeats=2)
     assert processor.batch_decode(ids) == ["Un chat noir."] * 4
     kept = processor.batch_decode(ids, strip_prefix=False)
-    assert kept[0] == "La photo montre un chat noir."
-    assert kept[2] == "图为 un chat noir."
+    assert kept[0] == "Sur l'image : un chat noir."
+    assert kept[2] == "图中： un chat noir."
 
 
 def test_batch_decode_accepts_a_prepended_start_token(tiny_processor):

@@ -9,12 +9,12 @@ from PIL import Image
 from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES, FlorenzProcessor, florenz_image_processor
 
 CAPTIONS = {
-    "en": "The image shows a dog on a meadow.",
-    "de": "Das Bild zeigt einen Hund auf einer Wiese.",
-    "fr": "La photo montre un chien dans un pré.",
-    "es": "La imagen muestra un perro en un prado.",
-    "ru": "На картинке изображен собака на лугу.",
-    "zh": "图为草地上的一只狗。",
+    "en": "In the image: a dog on a meadow.",
+    "de": "Auf dem Bild: ein Hund auf einer Wiese.",
+    "fr": "Sur l'image : un chien dans un pré.",
+    "es": "En la imagen: un perro en un prado.",
+    "ru": "На картинке: собака на лугу.",
+    "zh": "图中：草地上的一只狗。",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from trainers.report import emergence_table, grounding_summary
+from trainers.report import disambiguation_table, emergence_table, grounding_summary, shape_comparison
 
 
 def _grid(gaps: dict[str, float]) -> pd.DataFrame:
@@ -29,19 +29,35 @@ def _grid(gaps: dict[str, float]) -> pd.DataFrame:
 
 def test_grounding_summary_lists_sizes_smallest_first_at_their_largest_budget():
     grid = _grid({"scenes-l": 0.4, "scenes-xs": 0.0001, "scenes-s": 0.02})
-    law = {"beta1": 1.5, "beta2": 0.8, "n": 4, "grounded_threshold": 0.05, "left_out_ungrounded": 2}
-    fit = {"grounding_gap_unseen": {"factor_law": law}}
-    text = grounding_summary(grid, fit)
+    text = grounding_summary(grid)
     assert "seen/unseen" in text
     assert "scenes-xs 0.000/0.000 (seeds: 0.000/0.000, 0.000/0.000), scenes-s 0.040/0.020 (seeds:" in text
     assert "scenes-l 0.800/0.400 (seeds: 0.800/0.400, 0.800/0.400)" in text
-    assert "over the 4 configurations whose mean gap exceeds 0.05 nats/token (2 ungrounded ones left out)" in text
-    assert "P^1.50" in text and "S^0.80" in text
 
 
-def test_grounding_summary_says_why_the_gap_law_is_missing():
-    text = grounding_summary(_grid({"scenes-xs": 0.0}), {"grounding_gap_unseen": {"note": "0 of 2 are positive"}})
-    assert text.endswith("Its law was not fitted: 0 of 2 are positive.")
+def test_shape_comparison_says_not_significant_when_an_interval_crosses_zero():
+    grid = _grid({"scenes-xs": 0.01, "scenes-l": 0.4})
+    law = {"alpha1": -0.05, "alpha1_ci": [-0.1, -0.01], "alpha1_boot_ci": [-0.12, 0.02], "n": 4}
+    law["alpha1_significance"] = "not significant"
+    factor = {"beta1": -0.1, "beta1_ci": [-0.2, 0.1], "beta1_significance": "not significant", "n": 8}
+    factor.update({"beta2": -0.2, "beta2_ci": [-0.3, -0.1], "beta2_significance": "significant"})
+    text = shape_comparison(grid, {"unseen_caption": {"compute_law": law, "factor_law": factor}})
+    assert "α1 = -0.050 (OLS 95% CI [-0.100, -0.010], seed-bootstrap 95% CI [-0.120, 0.020], n = 4" in text
+    assert "paper −0.15): not significant." in text
+    assert "Which of size and samples matters more is not established by these intervals." in text
+    assert "matters more here" not in text
+
+
+def test_disambiguation_table_pools_seeds_with_a_wilson_interval():
+    runs = pd.DataFrame(
+        {
+            "preset": ["scenes-l"] * 2, "seen_samples": [4096] * 2, "seed": [0, 1],
+            "acc_disambiguation-fr": [0.75, 0.25], "acc_shuffled_disambiguation-fr": [0.5, 0.5],
+            "n_disambiguation-fr": [100, 100],
+        }
+    )  # fmt: skip
+    row = disambiguation_table(runs).splitlines()[-1]
+    assert row.startswith("| scenes-l | 4096 | fr | 0.500 [0.43, 0.57] | 0.500 [0.43, 0.57] | 200 |")
 
 
 def test_emergence_table_shows_the_gap_beside_the_generation_metrics():

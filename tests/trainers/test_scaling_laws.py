@@ -13,10 +13,12 @@ from trainers.scaling_laws import (
     REQUIRED_COLUMNS,
     T_DEFINITION,
     chinchilla_law,
+    comparable_groups,
     compute_law,
     fit_runs,
     load_runs,
     pareto_frontier,
+    significance,
     validate_runs,
 )
 
@@ -45,6 +47,8 @@ def synthetic_runs(
                         "preset": f"{preset}-{init}",
                         "decoder_kind": "gemma3",
                         "decoder_init": init,
+                        "tokenizer": "scenes",
+                        "vocab_size": 2048,
                         "seed": run_seed,
                         "params": params,
                         "trainable_params": params,
@@ -182,7 +186,9 @@ def test_run_fit_writes_schema_and_plots(tmp_path):
         assert len(predictions) == 8 and {p["S"] for p in predictions} == {3e5}  # 4 sizes x 2 inits
         for p in predictions:
             assert p["pi"][0] < p["ci"][0] < p["mean"] < p["ci"][1] < p["pi"][1]
-    assert document["grounding_gap_unseen"]["factor_law"]["beta1"] == pytest.approx(0.2, abs=1e-6)
+    assert "grounding_gap_unseen" not in document  # no law on the gap: grounded fractions as a table instead
+    fractions = document["meta"]["grounded_fractions"]
+    assert len(fractions) == 32 and all(f["n_seeds"] == 2 for f in fractions)  # per (preset, S), inits apart
     assert "T = 1 + m" in document["T_definition"]
     for name in ("compute_law", "params_law", "emergence"):
         png = tmp_path / "fit" / f"{name}.png"
@@ -194,29 +200,98 @@ def test_missing_optional_columns_are_skipped_with_notes(tmp_path):
     runs = synthetic_runs(n_seeds=1, inits=("scratch",))
     path = run_fit(write_csv(runs, tmp_path / "runs.csv"), tmp_path / "fit", n_bootstrap=0)
     document = json.loads(path.read_text())
-    assert "grounding_gap_unseen" not in document
+    assert document["meta"]["grounded_fractions"] == []
     assert any("ce_gap_unseen" in note for note in document["meta"]["skipped"])
     assert document["meta"]["plots"]["emergence"].startswith("skipped")
     assert not (tmp_path / "fit" / "emergence.png").exists()
     assert document["seen_caption"]["seed_spread"]["mean_std"] is None  # one seed: no spread, not NaN
 
 
-def test_grounding_gap_law_uses_the_grounded_configurations_and_counts_the_rest():
-    runs = synthetic_runs(n_seeds=1)
-    grounded = runs["params"] > 1e6  # the two larger sizes: 16 of 32 configurations
-    noise = np.where(runs["seen_samples"] > runs["seen_samples"].median(), 0.008, -1e-7)  # positive noise too
-    runs["ce_gap_unseen"] = np.where(grounded, 1e-3 * runs["params"] ** 0.3 * runs["seen_samples"] ** 0.1, noise)
-    entry = fit_runs(validate_runs(runs), n_bootstrap=0).to_json()["grounding_gap_unseen"]
-    assert entry["factor_law"]["beta1"] == pytest.approx(0.3, abs=1e-6)
-    assert entry["factor_law"]["beta2"] == pytest.approx(0.1, abs=1e-6)
-    assert entry["factor_law"]["left_out_ungrounded"] == 16 and entry["factor_law"]["n"] == 16
+def test_grounded_fractions_count_seeds_over_the_line_without_selecting_fits():
+    runs = synthetic_runs(n_seeds=2, inits=("scratch",))
+    runs["ce_gap_unseen"] = np.where((runs["params"] > 1e6) & (runs["seed"] == 0), 0.3, 0.001)
+    runs["ce_gap_seen"] = 0.5
+    fit = fit_runs(validate_runs(runs), n_bootstrap=0).to_json()
+    fractions = {(f["preset"], f["S"]): f for f in fit["meta"]["grounded_fractions"]}
+    assert fractions[("l-scratch", 300000)]["grounded_unseen"] == 1 and fractions[("l-scratch", 300000)]["n_seeds"] == 2
+    assert fractions[("xs-scratch", 10000)]["grounded_unseen"] == 0
+    assert all(f["grounded_seen"] == 2 for f in fractions.values())
+    # The laws use every configuration, grounded or not.
+    assert fit["unseen_caption"]["factor_law"]["n"] == 16
 
 
-def test_grounding_gap_without_enough_grounded_values_is_a_note_not_a_crash():
-    runs = synthetic_runs(n_seeds=1)
-    runs["ce_gap_unseen"] = np.where(runs["params"] > 2e6, 0.01, -0.05)  # noise-level positives and a real negative
+def _nano_pair(seed: int = 0) -> pd.DataFrame:
+    """A real-Gemma-style pair: CE per Gemma token, P = 3e8, S = 128, other tokenizer and decoder."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for init, ce in (("pretrained", 2.0), ("scratch", 9.5)):
+        for run_seed in range(3):
+            row = {
+                "run_id": f"nano-{init}-{run_seed}", "preset": f"nano-{init}", "decoder_kind": "gemma3_text",
+                "decoder_init": init, "tokenizer": "gemma3", "vocab_size": 262144, "seed": run_seed, "params": 3e8,
+                "trainable_params": 3e8, "seen_samples": 128.0, "flops_per_sample": 6e8, "compute": 128 * 6e8 * 2,
+                "wall_seconds": 1.0,
+            }  # fmt: skip
+            row.update({column: ce * np.exp(rng.normal(0, 0.05)) for column in TRUTH})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_fitter_refuses_to_pool_different_tokenizers_with_a_clear_message(tmp_path, capsys):
+    from florenz_cli import main
+
+    mixed = pd.concat([synthetic_runs(n_seeds=2), _nano_pair()], ignore_index=True)
+    with pytest.raises(ValueError, match=r"runs mix tokenizer values \['gemma3', 'scenes'\].*cannot be pooled"):
+        fit_runs(validate_runs(mixed), n_bootstrap=0)
+    csv = write_csv(mixed, tmp_path / "runs.csv")
+    assert main(["fit", csv, "--out", str(tmp_path / "out")]) == 2
+    assert "cannot be pooled" in capsys.readouterr().err
+    assert main(["fit", csv, "--out", str(tmp_path / "out"), "--where", "tokenizer=scenes", "--bootstrap", "0"]) == 0
+    with pytest.raises(ValueError, match="neither a 'tokenizer' nor a 'vocab_size' column"):
+        validate_runs(mixed.drop(columns=["tokenizer", "vocab_size"]))
+
+
+def test_mixed_tokenizer_table_still_recovers_the_grids_betas():
+    """The issue's failure: a different-tokenizer pair pooled into the grid reversed beta1/beta2. Grouped, it cannot."""
+    mixed = validate_runs(pd.concat([synthetic_runs(seed=4, n_seeds=3), _nano_pair()], ignore_index=True))
+    groups = comparable_groups(mixed)
+    assert sorted(groups) == [
+        "tokenizer=gemma3, vocab_size=262144, decoder_kind=gemma3_text",
+        "tokenizer=scenes, vocab_size=2048, decoder_kind=gemma3",
+    ]
+    grid = fit_runs(groups["tokenizer=scenes, vocab_size=2048, decoder_kind=gemma3"], 10, chinchilla_bootstrap=0)
+    grid = grid.to_json()
+    for column, (_, b1, b2, b3) in TRUTH.items():
+        entry = grid[column.removeprefix("ce_")]["factor_law"]
+        for name, truth in (("beta1", b1), ("beta2", b2), ("beta3", b3)):
+            assert entry[name] == pytest.approx(truth, abs=0.015), (column, name)
+            assert entry[f"{name}_significance"] == "significant"
+        assert entry["bootstrap_clusters"] == 3 and entry["n"] == 32
+
+
+def test_seed_bootstrap_redoes_the_pareto_selection_and_flags_zero_crossings():
+    runs = synthetic_runs(n_seeds=3, inits=("scratch",))
+    # A trend well below the noise: the OLS fit on one Pareto selection may look steep, the resamples do not.
+    weak = runs.assign(
+        ce_unseen_caption=3.0 * runs["compute"] ** -0.003 * np.exp(np.random.default_rng(2).normal(0, 0.05, len(runs)))
+    )
+    document = fit_runs(validate_runs(weak), n_bootstrap=40, seed=1, chinchilla_bootstrap=0).to_json()
+    law = document["unseen_caption"]["compute_law"]
+    assert law["n_bootstrap"] > 0 and len(law["alpha1_boot_ci"]) == 2
+    assert law["alpha1_significance"] == "not significant"  # no trend: some interval crosses 0
+    steep = document["translation"]["compute_law"]
+    assert steep["alpha1_boot_ci"][1] < 0 and steep["alpha1_significance"] == "significant"
+    assert significance([-0.2, -0.1], [-0.3, 0.01]) == "not significant"
+    assert significance([-0.2, -0.1], None) == "significant"
+
+
+def test_compute_law_with_all_compute_is_a_separate_sensitivity_entry():
+    runs = synthetic_runs(n_seeds=1, inits=("scratch",))
+    runs["compute_all"] = runs["compute"] + 5e12  # a shared vision-pretraining cost shifts small runs the most
     document = fit_runs(validate_runs(runs), n_bootstrap=0).to_json()
-    assert "0 of 32 configurations have a mean 'ce_gap_unseen' above 0.05" in document["grounding_gap_unseen"]["note"]
+    paper, everything = document["unseen_caption"]["compute_law"], document["unseen_caption"]["compute_law_all_compute"]
+    assert paper["compute_column"] == "compute" and everything["compute_column"] == "compute_all"
+    assert paper["alpha1"] != everything["alpha1"]
 
 
 def test_bad_csv_lists_missing_columns(tmp_path):

@@ -34,15 +34,27 @@ def test_pretrained_tower_is_cached_and_only_vision_weights_change(tmp_path):
     second, _ = build_model_and_processor("tiny-bart", image_size=64, seed=1)
     load_or_pretrain_vision(second, processor, CORPUS, steps=3, cache=cache)  # loads, does not retrain
     for name, value in second.state_dict().items():
-        if name.startswith(VISION_PREFIXES):
+        if name.startswith("model.vision_tower."):  # the tower is shared; each model keeps its own projector
             assert torch.equal(value, after[name]), name
 
 
-def test_the_nano_pair_shares_one_vision_tower_and_the_grid_presets_keep_their_own():
-    from trainers.scenes_presets import SCENES_PRESETS, vision_tower_name
+def test_all_grid_sizes_share_one_tower_and_the_nano_pair_shares_its_own():
+    from trainers.scenes_presets import SCENES_PRESETS, SHARED_TOWER, vision_tower_name
 
     nano, scratch = SCENES_PRESETS["scenes-nano"], SCENES_PRESETS["scenes-nano-scratch"]
     assert vision_tower_name("scenes-nano-scratch") == "scenes-nano"
     assert (scratch["vision"], scratch["encoder"]) == (nano["vision"], nano["encoder"])  # the tower fits both
-    for own in ("scenes-xs", "scenes-l", "scenes-nano", "tiny-bart"):  # tiny-bart: not a Scenes preset
+    grid = [name for name in SCENES_PRESETS if not name.startswith("scenes-nano")]
+    assert {vision_tower_name(name) for name in grid} == {SHARED_TOWER}
+    widths = {tuple(SCENES_PRESETS[name]["vision"]["embed_dim"]) for name in grid}
+    assert len(widths) == 1  # one tower architecture, so one cached tower loads into every size
+    for own in ("scenes-nano", "tiny-bart"):  # tiny-bart: not a Scenes preset
         assert vision_tower_name(own) == own
+
+
+def test_pretraining_touches_the_tower_only():
+    cache_model, processor = build_model_and_processor("tiny-bart", image_size=64, seed=0)
+    before = {k: v.clone() for k, v in cache_model.state_dict().items()}
+    pretrain_vision(cache_model, processor, CORPUS, steps=2, batch_size=4)
+    changed = {k for k, v in cache_model.state_dict().items() if not torch.equal(before[k], v)}
+    assert changed and all(k.startswith("model.vision_tower.") for k in changed)
