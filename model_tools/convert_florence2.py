@@ -609,7 +609,9 @@ def build_florenz_from_florence2(
     with torch.no_grad():
         decoder_embedding.copy_(remapped)
     model.tie_weights()
-    processor = FlorenzProcessor(image_processor, gemma_tokenizer, bart_tokenizer)
+    from .checkpoint_init import limit_prompts
+
+    processor = limit_prompts(model, FlorenzProcessor(image_processor, gemma_tokenizer, bart_tokenizer))
     return model, processor, [i for i, pieces in enumerate(matching) if not pieces]
 
 

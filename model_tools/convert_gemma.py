@@ -172,7 +172,9 @@ def build_florenz_with_gemma_decoder(
     )
     model.init_cross_attention_from_decoder()
     model.tie_weights()
-    processor = FlorenzProcessor(image_processor, gemma_tokenizer, florence2.tokenizer())
+    from .checkpoint_init import limit_prompts
+
+    processor = limit_prompts(model, FlorenzProcessor(image_processor, gemma_tokenizer, florence2.tokenizer()))
     return model, processor
 
 

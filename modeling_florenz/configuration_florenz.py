@@ -302,6 +302,18 @@ class FlorenzConfig(PreTrainedConfig):
             self.text_config.cross_attention_hidden_size = self.encoder_config.d_model
             self.final_logit_softcapping = self.text_config.final_logit_softcapping
 
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> FlorenzConfig:
+        """A saved config must hold all three sub-configs: a missing one would silently become a default-sized
+        BART or DaViT and fail later with an unrelated width mismatch (or not at all)."""
+        missing = [key for key in ("vision_config", "encoder_config", "text_config") if config_dict.get(key) is None]
+        if missing:
+            raise ValueError(
+                f"config.json has no {', '.join(missing)}; a Florenz config needs vision_config, encoder_config "
+                "and text_config (the decoder)"
+            )
+        return super().from_dict(config_dict, **kwargs)
+
     @property
     def decoder_kind(self) -> str:
         """ "bart", "gemma2" or "gemma3_text": which decoder stack `FlorenzModel` builds."""

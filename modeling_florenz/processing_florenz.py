@@ -9,15 +9,17 @@ it is tokenized by the BART-style `encoder_tokenizer`; everything the decoder se
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from transformers import BatchFeature
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from transformers.processing_utils import ProcessorMixin
@@ -74,24 +76,63 @@ _CALL_KWARGS = (
     "text_target",
     "max_length",
     "max_target_length",
+    "truncation",
     "return_tensors",
     "padding",
 )
+MAX_QUOTED_CHARS = 150  # error messages quote at most this much of the caller's text (messages stay < 300)
+# Where each tokenizer lives in a saved processor folder (named in load errors).
+TOKENIZER_FILES = {
+    "tokenizer": "tokenizer.json / tokenizer_config.json",
+    "encoder_tokenizer": "encoder_tokenizer/tokenizer.json / encoder_tokenizer/tokenizer_config.json",
+}
+
+
+def _quote(value: Any, limit: int = MAX_QUOTED_CHARS) -> str:
+    """`repr(value)` cut to `limit` characters, so an error never echoes a whole document back."""
+    shown = repr(value)
+    if len(shown) <= limit:
+        return shown
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{shown[:limit]}…{size}"
+
+
+def _check_unicode(name: str, value: Any) -> None:
+    """Lone surrogates (e.g. undecodable bytes read with surrogateescape) cannot be tokenized: name the argument."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(
+                f"{name} holds invalid Unicode (lone surrogate U+{ord(value[err.start]):04X} at character "
+                f"{err.start}); give valid UTF-8 text"
+            ) from None
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> dict[str, Any]:
+    """What a saved processor records about each tokenizer: vocabulary size, special-token ids and a sha256 of the
+    (token, id) table, so a missing, truncated or swapped tokenizer file is caught when the processor loads."""
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: (item[1], item[0]))
+    return {
+        "vocab_size": len(tokenizer),
+        "special_ids": {name: getattr(tokenizer, f"{name}_token_id", None) for name in ("bos", "eos", "pad", "unk")},
+        "sha256": hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode("utf-8")).hexdigest(),
+    }
 
 
 def build_prompt(task: str, language: str, source: str | None = None) -> str:
     """Encoder prompt as in the paper's processor: "The target language is <Name>. <task text>"."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; allowed: {', '.join(TASKS)}")
-    if language not in LANGUAGES:
-        raise ValueError(f"unknown language {language!r}; allowed: {', '.join(LANGUAGES)}")
+    if not isinstance(task, str) or task not in TASKS:
+        raise ValueError(f"unknown task {_quote(task)}; allowed: {', '.join(TASKS)}")
+    if not isinstance(language, str) or language not in LANGUAGES:
+        raise ValueError(f"unknown language {_quote(language)}; allowed: {', '.join(LANGUAGES)}")
     if task == "translate":
         if not isinstance(source, str) or not source.strip():
-            raise ValueError(f"task 'translate' needs a non-empty source text, got {source!r}")
+            raise ValueError(f"task 'translate' needs a non-empty source text, got {_quote(source)}")
         instruction = TASK_PROMPTS[task].format(source=source)
     else:
         if source is not None:
-            raise ValueError(f"task {task!r} takes no source text (only 'translate' does), got {source!r}")
+            raise ValueError(f"task {task!r} takes no source text (only 'translate' does), got {_quote(source)}")
         instruction = TASK_PROMPTS[task]
     return f"The target language is {LANGUAGES[language]}. {instruction}"
 
@@ -128,11 +169,10 @@ _CAPTION = re.compile(
     rf"(?:caption|describe)\b(?P<body>.*?)(?:\bin (?P<language>{_LANGUAGE_PATTERN}))?\s*[.!?]?",
     re.IGNORECASE | re.DOTALL,
 )
+# Kept short: it ends error messages, which stay under 300 characters.
 INSTRUCTION_FORMS = (
-    "'Caption this image in French.', 'Describe this image in detail in German.', "
-    "'Describe this image in a paragraph.', 'Translate to German: <text>', a Florence-2 task token "
-    f"({', '.join(TASK_TOKENS)}), the Florenz prompt ('{build_prompt('caption', 'fr')}') or '' (caption); "
-    f"an answer start to force into the decoder follows {ANSWER_MARKER!r}"
+    "'Caption this image in French.', 'Describe this image in detail.', 'Translate to German: <text>', "
+    f"<CAPTION>-style task tokens, the Florenz prompt or ''; {ANSWER_MARKER!r} starts a forced answer"
 )
 
 
@@ -169,9 +209,11 @@ def parse_instruction(text: str) -> tuple[str, str | None, str | None, str | Non
         task = "more_detailed_caption" if "paragraph" in body else "detailed_caption" if "detail" in body else "caption"
         language = _LANGUAGE_WORDS[match["language"].lower()] if match["language"] else None
         if language is None and (other := re.search(r"\bin (?!detail\b|a paragraph\b)(\w+)\W*$", body)):
-            raise ValueError(f"unknown language {other[1]!r} in {instruction!r}; allowed: {', '.join(LANGUAGES)}")
+            raise ValueError(
+                f"unknown language {_quote(other[1], 40)} in {_quote(instruction, 80)}; allowed: {', '.join(LANGUAGES)}"
+            )
         return task, language, None, answer
-    raise ValueError(f"cannot read the instruction {instruction!r}; allowed: {INSTRUCTION_FORMS}")
+    raise ValueError(f"cannot read the instruction {_quote(instruction, 40)}; allowed: {INSTRUCTION_FORMS}")
 
 
 def _chat_template() -> str:
@@ -217,7 +259,7 @@ def florenz_image_processor(image_size: int) -> CLIPImageProcessorPil:
     The PIL backend is pinned (torchvision is optional) so a saved processor gives the same pixels everywhere.
     """
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
+        raise ValueError(f"image_size must be a positive int, got {_quote(image_size)}")
     return CLIPImageProcessorPil(
         do_resize=True,
         size={"height": image_size, "width": image_size},
@@ -241,15 +283,27 @@ def _open_image(image: Any, index: int) -> Image.Image:
     try:
         opened = image if isinstance(image, Image.Image) else Image.open(image)
         opened.load()
+        # Camera JPEGs store the orientation as an EXIF tag: apply it, as every viewer does (a copy; the caller's
+        # image is not changed).
+        if opened.getexif().get(ImageOps.ExifTags.Base.Orientation, 1) != 1:
+            opened = ImageOps.exif_transpose(opened)
     except Exception as error:  # PIL raises many types (OSError, SyntaxError, DecompressionBombError, ...)
         raise ValueError(
-            f"image {index} could not be read: {type(error).__name__}: {error}; allowed: PIL.Image, path, bytes"
+            f"image {index} could not be read: {type(error).__name__}: {_quote(str(error))}; "
+            "allowed: PIL.Image, path, bytes"
         ) from error
     return opened
 
 
 def _to_rgb(image: Image.Image, index: int) -> Image.Image:
-    """Any PIL mode → 8-bit RGB; transparent pixels are composited on white (what a viewer shows)."""
+    """Any PIL mode → 8-bit RGB, by fixed per-mode rules (never by looking at the pixel values):
+
+    - RGBA/LA/PA/P or L with transparency: composited on white (what a viewer shows); RGBa/La (premultiplied) too;
+    - I;16, I;16B, I;16L, I;16N and I: 16-bit intensities 0..65535 (PIL opens 16-bit PNG/TIFF files in these modes)
+      → divided by 257, rounded, clipped to 0..255, as grey;
+    - F: floats in [0, 1] (the convention of float images) → ×255, rounded, clipped, as grey; NaN/inf is an error;
+    - every other mode (1, L, P, CMYK, YCbCr, LAB, HSV, RGBX): PIL's own `convert("RGB")`.
+    """
     if image.width < 1 or image.height < 1:
         raise ValueError(f"image {index} has size {image.width}x{image.height}; both sides must be >= 1")
     mode = image.mode
@@ -262,12 +316,12 @@ def _to_rgb(image: Image.Image, index: int) -> Image.Image:
         return Image.fromarray(np.repeat(composite, 3 // composite.shape[-1], axis=-1), "RGB")
     if mode in _SIXTEEN_BIT_MODES or mode in ("I", "F"):
         # PIL's own convert clips these to 0..255, turning ordinary 16-bit photos white: rescale to 8 bit instead.
-        array = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        if mode == "F":
-            scale = 255.0 if array.max(initial=0.0) <= 1.0 else 1.0
-        else:
-            scale = 1 / 257 if mode in _SIXTEEN_BIT_MODES or array.max(initial=0.0) > 255 else 1.0
-        grey = np.clip(array * scale, 0, 255).round().astype(np.uint8)
+        array = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(array).all():
+            raise ValueError(
+                f"image {index} (mode {mode}) holds NaN or infinite values; allowed: finite floats in [0, 1]"
+            )
+        grey = np.clip(array * (255.0 if mode == "F" else 1 / 257), 0, 255).round().astype(np.uint8)
         return Image.fromarray(np.stack([grey] * 3, axis=-1), "RGB")
     if mode in _ALPHA_MODES or "transparency" in image.info:
         rgba = image.convert("RGBA")
@@ -276,7 +330,9 @@ def _to_rgb(image: Image.Image, index: int) -> Image.Image:
     try:
         return image.convert("RGB")
     except (ValueError, OSError) as error:
-        raise ValueError(f"image {index} has PIL mode {mode!r} that cannot be converted to RGB: {error}") from error
+        raise ValueError(
+            f"image {index} has PIL mode {mode!r} that cannot be converted to RGB: {_quote(str(error))}"
+        ) from error
 
 
 def _per_item(name: str, value: Any, batch_size: int) -> list[Any]:
@@ -301,7 +357,34 @@ def _as_id_rows(sequences: Any) -> list[list[int]]:
 
 def _check_max_length(name: str, value: int | None, minimum: int) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
-        raise ValueError(f"{name} must be None or an int >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be None or an int >= {minimum}, got {_quote(value)}")
+
+
+def _check_tokenizers(expected: Any, tokenizers: dict[str, Any]) -> None:
+    """Each tokenizer must be the one the processor was saved with; transformers silently falls back to the root
+    tokenizer (or a near-empty one) when a sub-folder's files are missing or damaged."""
+    if not isinstance(expected, dict):
+        raise ValueError(f"processor_config.json: vocab_fingerprints must be a mapping, got {_quote(expected)}")
+    for name, tokenizer in tokenizers.items():
+        saved = expected.get(name)
+        if saved is None:
+            continue
+        found = tokenizer_fingerprint(tokenizer)
+        for field, label in (
+            ("vocab_size", "vocabulary size"),
+            ("special_ids", "special-token ids"),
+            ("sha256", "vocabulary sha256"),
+        ):
+            if found[field] != saved.get(field):
+                shown = (
+                    (found[field][:12], str(saved.get(field))[:12])
+                    if field == "sha256"
+                    else (found[field], saved.get(field))
+                )
+                raise ValueError(
+                    f"{name} ({TOKENIZER_FILES[name]}) is not the tokenizer this processor was saved with: "
+                    f"{label} {shown[0]} instead of {shown[1]}; the files are missing or damaged"
+                )
 
 
 class FlorenzProcessor(ProcessorMixin):
@@ -318,7 +401,16 @@ class FlorenzProcessor(ProcessorMixin):
     the `generate` that consumed the *latest* processor call (or pass `strip_prefix` explicitly).
     """
 
-    def __init__(self, image_processor=None, tokenizer=None, encoder_tokenizer=None, chat_template=None, **kwargs):
+    def __init__(
+        self,
+        image_processor=None,
+        tokenizer=None,
+        encoder_tokenizer=None,
+        chat_template=None,
+        max_prompt_length: int | None = None,
+        vocab_fingerprints: dict | None = None,
+        **kwargs,
+    ):
         missing = [
             name
             for name, value in (
@@ -337,11 +429,24 @@ class FlorenzProcessor(ProcessorMixin):
             for key in ("image_processor_type", "auto_map", "processor_class"):
                 settings.pop(key, None)
             image_processor = CLIPImageProcessorPil(**settings)
+        _check_max_length("max_prompt_length", max_prompt_length, 2)
+        if vocab_fingerprints is not None:
+            _check_tokenizers(vocab_fingerprints, {"tokenizer": tokenizer, "encoder_tokenizer": encoder_tokenizer})
         super().__init__(
             image_processor, tokenizer, encoder_tokenizer, chat_template=chat_template or CHAT_TEMPLATE, **kwargs
         )
+        self.max_prompt_length = max_prompt_length
         self._forced_prefix_rows: list[list[int]] | None = None
         self._encoder_rows: list[list[int]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """processor_config.json also records the tokenizers' fingerprints, checked again when the folder loads."""
+        output = super().to_dict()
+        output["vocab_fingerprints"] = {
+            "tokenizer": tokenizer_fingerprint(self.tokenizer),
+            "encoder_tokenizer": tokenizer_fingerprint(self.encoder_tokenizer),
+        }
+        return output
 
     @property
     def model_input_names(self) -> list[str]:
@@ -366,6 +471,7 @@ class FlorenzProcessor(ProcessorMixin):
         text_target: str | Sequence[str] | None = None,
         max_length: int | None = None,
         max_target_length: int | None = None,
+        truncation: bool = True,
         return_tensors: str | None = "pt",
         padding: bool | str = True,
         videos: None = None,
@@ -383,23 +489,30 @@ class FlorenzProcessor(ProcessorMixin):
         prefix: force `LANGUAGE_PREFIXES[language]` into the decoder (caption tasks only, for `generate`).
         text_target: reference output(s) → `labels` = `<bos> … <eos>`, right-padded with -100.
         max_length / max_target_length: truncate encoder prompts / labels (the final `</s>` / `<eos>` is kept).
+            Prompts are also limited to `max_prompt_length` (saved with the processor: the encoder positions left
+            after the image tokens), which a longer prompt would overrun.
+        truncation: True (default) cuts a prompt longer than the limit, with a warning; False raises a ValueError.
         return_tensors: "pt" (default), "np", or None (id lists, pixel values as a numpy array).
 
         Returns `pixel_values` (B, 3, S, S) float32, `input_ids`/`attention_mask` (right-padded with the encoder pad),
         and optionally `decoder_input_ids`/`decoder_attention_mask` (left-padded) and `labels`.
         """
         if kwargs:
-            raise ValueError(f"unexpected argument(s) {sorted(kwargs)}; allowed: {', '.join(_CALL_KWARGS)}")
+            raise ValueError(f"unexpected argument(s) {_quote(sorted(kwargs))}; allowed: {', '.join(_CALL_KWARGS)}")
         if videos is not None or audio is not None:
             raise ValueError("Florenz reads images and text only; videos and audio must be None")
         if padding not in (True, "longest"):
-            raise ValueError(f"padding must be True or 'longest' (batches pad to the longest row), got {padding!r}")
+            raise ValueError(
+                f"padding must be True or 'longest' (batches pad to the longest row), got {_quote(padding)}"
+            )
         if images is None:
             raise ValueError("images is required (one image or a list of images)")
         if isinstance(images, (list, tuple)) and any(isinstance(item, (list, tuple)) for item in images):
             images = self._one_image_per_sample(images)
         if not isinstance(prefix, bool):
-            raise ValueError(f"prefix must be True or False, got {prefix!r}")
+            raise ValueError(f"prefix must be True or False, got {_quote(prefix)}")
+        if not isinstance(truncation, bool):
+            raise ValueError(f"truncation must be True or False, got {_quote(truncation)}")
         _check_max_length("max_length", max_length, 2)
         _check_max_length("max_target_length", max_target_length, 2)
         image_list = list(images) if isinstance(images, (list, tuple)) else [images]
@@ -407,13 +520,19 @@ class FlorenzProcessor(ProcessorMixin):
             raise ValueError("images is an empty list; give at least one image")
         batch_size = len(image_list)
         languages = _per_item("language", language, batch_size)
+        texts = _per_item("text", text, batch_size)
+        for index, value in enumerate(texts):
+            _check_unicode(f"text[{index}]", value)
         if task is None and text is not None:
-            tasks, languages, sources, answers = self._read_instructions(_per_item("text", text, batch_size), languages)
+            tasks, languages, sources, answers = self._read_instructions(texts, languages)
         else:
             tasks = _per_item("task", "caption" if task is None else task, batch_size)
             languages = [item or "en" for item in languages]
-            sources = _per_item("text", text, batch_size)
+            sources = texts
             answers = [None] * batch_size
+        for name, values in (("task", tasks), ("language", languages)):
+            for index, value in enumerate(values):
+                _check_unicode(f"{name}[{index}]", value)
         prompts = [
             build_prompt(item_task, item_language, item_source)
             for item_task, item_language, item_source in zip(tasks, languages, sources)
@@ -437,14 +556,7 @@ class FlorenzProcessor(ProcessorMixin):
         pixel_values = self.image_processor(images=rgb_images, return_tensors="np")["pixel_values"]
         data: dict[str, Any] = {"pixel_values": np.asarray(pixel_values, dtype=np.float32)}
 
-        encoded = self.encoder_tokenizer(
-            prompts,
-            add_special_tokens=True,
-            padding="longest",
-            padding_side="right",
-            truncation=max_length is not None,
-            max_length=max_length,
-        )
+        encoded = self._encode_prompts(prompts, max_length, truncation)
         data["input_ids"] = encoded["input_ids"]
         data["attention_mask"] = encoded["attention_mask"]
         self._encoder_rows = [list(row) for row in encoded["input_ids"]]
@@ -465,6 +577,32 @@ class FlorenzProcessor(ProcessorMixin):
             targets = _per_item("text_target", text_target, batch_size)
             data["labels"] = self._labels(targets, max_target_length)
         return BatchFeature(data=data, tensor_type=return_tensors)
+
+    def _encode_prompts(self, prompts: list[str], max_length: int | None, truncation: bool) -> dict[str, list]:
+        """Tokenize prompts within the limit: `max_length` if given, else `max_prompt_length` (encoder positions)."""
+        limits = [value for value in (max_length, self.max_prompt_length) if value is not None]
+        limit = min(limits) if limits else None
+        encoded = self.encoder_tokenizer(prompts, add_special_tokens=True, padding=False, truncation=False)
+        if limit is not None:
+            too_long = [(index, len(ids)) for index, ids in enumerate(encoded["input_ids"]) if len(ids) > limit]
+            if too_long:
+                index, length = too_long[0]
+                what = f"prompt {index} has {length} tokens, more than the limit of {limit}"
+                if not truncation:
+                    raise ValueError(
+                        f"{what} (max_length / max_prompt_length: the encoder positions after the image tokens); "
+                        "shorten the text or pass truncation=True"
+                    )
+                if max_length is None or max_length > limit:  # an explicit max_length asks for truncation
+                    warnings.warn(f"{what}; cut to {limit} tokens (pass truncation=False to get an error instead)")
+        return self.encoder_tokenizer(
+            prompts,
+            add_special_tokens=True,
+            padding="longest",
+            padding_side="right",
+            truncation=limit is not None,
+            max_length=limit,
+        )
 
     def _prefix_row(self, language: str) -> list[int]:
         return self._answer_row(LANGUAGE_PREFIXES[language])
@@ -495,7 +633,8 @@ class FlorenzProcessor(ProcessorMixin):
             item_task, named, source, answer = parse_instruction("" if text is None else text)
             if named is not None and language is not None and named != language:
                 raise ValueError(
-                    f"text {index} asks for language {named!r} but language={language!r} was passed; give one of them"
+                    f"text {index} asks for language {named!r} but language={_quote(language, 40)} was passed; "
+                    "give one of them"
                 )
             tasks.append(item_task)
             resolved.append(named or language or "en")
@@ -540,6 +679,7 @@ class FlorenzProcessor(ProcessorMixin):
         for index, target in enumerate(targets):
             if not isinstance(target, str):
                 raise ValueError(f"text_target[{index}] is a {type(target).__name__}; allowed: str")
+            _check_unicode(f"text_target[{index}]", target)
         # Explicit add_special_tokens=False + manual <bos>/<eos>: the Gemma tokenizer adds <bos> only and pads left.
         pieces = self.tokenizer(targets, add_special_tokens=False, padding=False, truncation=False)["input_ids"]
         if max_target_length is not None:
@@ -589,7 +729,7 @@ class FlorenzProcessor(ProcessorMixin):
         eval does for the prefix-less caption. Ids outside the tokenizer (padded vocab rows, -100) decode to "".
         """
         if strip_prefix is not None and not isinstance(strip_prefix, bool):
-            raise ValueError(f"strip_prefix must be None, True or False, got {strip_prefix!r}")
+            raise ValueError(f"strip_prefix must be None, True or False, got {_quote(strip_prefix)}")
         sequences = _as_id_rows(sequences)
         strip = self._forced_prefix_rows is not None if strip_prefix is None else strip_prefix
         if strip:

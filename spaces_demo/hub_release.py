@@ -93,6 +93,9 @@ def _check_dataset(dataset: Path) -> DatasetCard:
         raise FileNotFoundError(
             f"dataset folder {dataset} lacks README.md or data/; pass a `florenz data build` output"
         )
+    from dataset_builder.release import check_release
+
+    check_release(dataset)  # an unfinished or damaged release is never published
     return DatasetCard.load(dataset / "README.md")
 
 

@@ -20,8 +20,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(autouse=True)
 def _private_datasets_cache(tmp_path, monkeypatch):
-    """A fresh datasets cache per test: the shared cache keys local folders by base name, so releases built by
-    different tests in folders of the same name would otherwise read each other's rows."""
+    """A fresh datasets cache per test keeps tests independent of each other's cached tables. (Releases in
+    same-named folders are kept apart by the content fingerprint in their card; tests/data/test_release_integrity.py
+    checks that with one cache shared by both loads.)"""
     import datasets
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_datasets_cache")

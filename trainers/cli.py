@@ -11,6 +11,25 @@ TRAIN_DESCRIPTION = (
 )
 
 
+def read_yaml_mapping(path: str) -> dict:
+    """A YAML config file as a dict of fields; malformed, empty or non-mapping files are one-line errors."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ValueError(f"--config {path!r} is not valid YAML{line}: {getattr(err, 'problem', None) or err}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"--config {path!r} is not UTF-8 text") from err
+    if not isinstance(document, dict):
+        found = "empty" if document is None else f"a {type(document).__name__}"
+        raise ValueError(f"--config {path!r} is {found}; it must be a mapping of training fields (key: value)")
+    return document
+
+
 def training_parser(recipe: str = "pretrain"):
     """`HfArgumentParser` over the recipe's config, with `--config` and `--recipe`: what `florenz train` parses."""
     from transformers import HfArgumentParser
@@ -32,8 +51,6 @@ def training_parser(recipe: str = "pretrain"):
 
 def training_config(argv: list[str]):
     """Config from `florenz train` arguments: YAML fields (if `--config`) updated by the flags given explicitly."""
-    import yaml
-
     recipe = "sft" if _flag_value(argv, "--recipe") == "sft" else "pretrain"
     parser = training_parser(recipe)
     explicit = {
@@ -45,10 +62,7 @@ def training_config(argv: list[str]):
     namespace = parser.parse_args(argv)
     fields = {}
     if namespace.config:
-        with open(namespace.config, encoding="utf-8") as handle:
-            fields = yaml.safe_load(handle) or {}
-        if not isinstance(fields, dict):
-            raise ValueError(f"{namespace.config} must hold a mapping of config fields, got {type(fields).__name__}")
+        fields = read_yaml_mapping(namespace.config)
     fields.update({name: value for name, value in vars(namespace).items() if name not in ("config", "recipe")})
     (config,) = parser.parse_dict(fields)
     return config
@@ -78,6 +92,9 @@ def _train(args: argparse.Namespace) -> int:
     from .run import train
 
     config = training_config(args.overrides)
+    from dataset_builder.release import ensure_writable
+
+    ensure_writable(config.output_dir, "--output_dir")
     train(config)
     print(f"saved final model to {config.output_dir}/final")
     return 0

@@ -88,9 +88,18 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
             raise ValueError(f"balancing={self.balancing!r} is not one of {BALANCING}")
         if self.freeze_policy not in FREEZE_POLICIES:
             raise ValueError(f"freeze_policy={self.freeze_policy!r} is not one of {FREEZE_POLICIES}")
-        for name in ("seen_samples", "max_encoder_length", "max_decoder_length", "image_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in (
+            "seen_samples",
+            "max_encoder_length",
+            "max_decoder_length",
+            "image_size",
+            "per_device_train_batch_size",
+            "per_device_eval_batch_size",
+            "gradient_accumulation_steps",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"--{name} must be a positive integer, got {value!r}")
         scaled_warmup = self.warmup_steps is None
         if scaled_warmup:
             self.warmup_steps = 0

@@ -8,7 +8,6 @@ already seen, and a smaller budget sees a prefix of a larger one's stream.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -70,20 +69,20 @@ def scenes_eval_sets(config: ScenesConfig, split: str, num_rows: int) -> dict[st
 
 
 def load_release_config(folder: str, name: str):
-    """`load_dataset(folder, name)` with the Arrow cache kept inside the release folder.
-
-    datasets' shared cache keys local folders by their base name and data-file layout, so two releases in folders
-    with the same name (e.g. two `…/scenes` builds) silently return each other's rows; a per-release cache cannot.
-    """
+    """`load_dataset(folder, name)`: the card's content fingerprint keeps releases in same-named folders apart in the
+    shared datasets cache, and nothing is written into the (possibly read-only) release folder."""
     from datasets import load_dataset
 
-    return load_dataset(folder, name, cache_dir=str(Path(folder) / ".cache" / "datasets"))
+    return load_dataset(folder, name)
 
 
 def release_eval_sets(folder: str, num_rows: int, split: str = "test") -> dict[str, list[dict[str, Any]]]:
     """`{config: first num_rows rows of split}` for every per-key config of a release that has `split`."""
     from datasets import get_dataset_config_names
 
+    from dataset_builder.release import check_release
+
+    check_release(folder)
     sets = {}
     for name in get_dataset_config_names(folder):
         if name == "pretrain":

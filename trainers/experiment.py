@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from dataset_builder.corpus import ScenesConfig
-from dataset_builder.release import build_scenes_release
+from dataset_builder.release import build_scenes_release, ensure_writable
 
 from .export import export_best_model
 from .fit_cli import run_fit
@@ -128,16 +128,16 @@ def _prepare(plan_name: str, out: str | Path, num_threads: int | None) -> tuple[
         raise ValueError(f"unknown experiment preset {plan_name!r}; allowed: {sorted(PLANS)}")
     plan = PLANS[plan_name]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_writable(out, "--out")
     if num_threads:
         import torch
 
         torch.set_num_threads(num_threads)
     corpus = ScenesConfig(**plan.corpus)
     release = out / "scenes"
-    if not (release / "README.md").exists():
-        print(f"[experiment] building the Florenz-Scenes release in {release}", flush=True)
-        build_scenes_release(release, corpus, num_train=max(plan.samples), num_eval=plan.num_eval)
+    # Always through the builder: it skips shards that match the manifest and re-writes missing or damaged ones.
+    print(f"[experiment] building (or checking) the Florenz-Scenes release in {release}", flush=True)
+    build_scenes_release(release, corpus, num_train=max(plan.samples), num_eval=plan.num_eval)
     common = {
         "num_eval": plan.num_eval,
         "generation_rows": plan.generation_rows,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import tempfile
@@ -51,6 +52,8 @@ def run_fit(
 ) -> Path:
     """Fits all laws to the runs selected by `where`, writes `fit.json` and the figures to `out_dir`; returns the
     fit.json path. The selection must hold comparable runs only (one tokenizer, decoder family and experiment)."""
+    from dataset_builder.release import ensure_writable
+
     from .plots import write_plots
     from .scaling_laws import fit_runs, load_runs
 
@@ -58,14 +61,18 @@ def run_fit(
     if not runs_csv.is_file():
         raise FileNotFoundError(f"runs table {runs_csv} does not exist")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable(out_dir, "--out")
     runs = select_runs(load_runs(runs_csv), where)
     fit = fit_runs(runs, n_bootstrap=n_bootstrap, seed=seed)
     plots = write_plots(fit, out_dir)
     document = fit.to_json()
-    document["meta"]["runs_csv"] = str(runs_csv)
+    # Name and content hash, not the local path: fit.json is meant to be published with the results.
+    document["meta"]["runs_csv"] = {"name": runs_csv.name, "sha256": hashlib.sha256(runs_csv.read_bytes()).hexdigest()}
     document["meta"]["where"] = where or {}
-    document["meta"]["plots"] = plots
+    # Figures are written next to fit.json: record their file names, not local paths.
+    document["meta"]["plots"] = {
+        name: Path(location).name if Path(location).is_file() else location for name, location in plots.items()
+    }
     path = out_dir / "fit.json"
     _write_json(document, path)
     return path
@@ -84,7 +91,7 @@ def _fit(args: argparse.Namespace) -> int:
         if isinstance(entry, dict) and name not in ("meta",):
             print(_summary_line(name, entry))
     for name, where in document["meta"]["plots"].items():
-        print(f"{name}: {where}")
+        print(f"{name}: {path.parent / where if (path.parent / where).is_file() else where}")
     print(f"wrote {path}")
     return 0
 

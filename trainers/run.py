@@ -14,7 +14,13 @@ from huggingface_hub import ModelCard
 
 from dataset_builder.balancing import GENERALIST_FINETUNE_KEYS, uniform_shares
 from dataset_builder.corpus import ScenesConfig
-from model_tools.checkpoint_init import INITIALISABLE_PRESETS, build_model_and_processor, set_generation_defaults
+from dataset_builder.release import MANIFEST_NAME, check_release
+from model_tools.checkpoint_init import (
+    INITIALISABLE_PRESETS,
+    build_model_and_processor,
+    prompt_token_budget,
+    set_generation_defaults,
+)
 from model_tools.model_card import base_models, build_model_card, write_model_card
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor
@@ -36,6 +42,46 @@ def scenes_corpus_config(args: FlorenzPretrainConfig, corpus_seed: int = 0) -> S
     )
 
 
+def _quote(text: str, limit: int = 200) -> str:
+    """`repr` of user text, cut to `limit` characters so an error message stays one readable line."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[:limit]}… ({len(text)} characters)"
+
+
+def check_model_folder(folder: str | Path) -> None:
+    """A `--model` folder must hold a Florenz `config.json`; a dataset release or an unrelated folder is refused."""
+    path = Path(folder)
+    if (path / MANIFEST_NAME).is_file():
+        raise ValueError(
+            f"--model {_quote(str(folder))} is a dataset release (it holds {MANIFEST_NAME}); pass it as --dataset"
+        )
+    try:
+        model_type = json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError) as err:
+        raise ValueError(
+            f"--model {_quote(str(folder))} is not a model folder: config.json is missing or unreadable "
+            f"({type(err).__name__}); give a preset or a folder written by `florenz model init` or training"
+        ) from err
+    if model_type != "florenz":
+        raise ValueError(f"--model {_quote(str(folder))} holds a {model_type!r} model, not a Florenz model")
+
+
+def check_dataset(dataset: str) -> None:
+    """`--dataset` is 'scenes' or a complete, intact release folder; checked before any model or pretraining work."""
+    if dataset == "scenes":
+        return
+    path = Path(dataset)
+    try:
+        is_dir = path.is_dir()
+    except OSError:  # e.g. a name longer than the file system allows
+        is_dir = False
+    if not is_dir:
+        raise ValueError(f"--dataset {_quote(dataset)} is neither 'scenes' nor an existing release folder")
+    if (path / "config.json").is_file() and not (path / MANIFEST_NAME).is_file():
+        raise ValueError(f"--dataset {_quote(dataset)} is a model folder (it holds config.json), not a dataset release")
+    check_release(path)
+
+
 def build_model(args: FlorenzPretrainConfig, corpus: ScenesConfig, tokenizer_dir: str | Path) -> tuple[Any, Any, str]:
     """(model, processor, decoder_init) for a Scenes preset, an initialisable preset, or a saved folder."""
     if args.model in SCENES_PRESETS:
@@ -47,6 +93,7 @@ def build_model(args: FlorenzPretrainConfig, corpus: ScenesConfig, tokenizer_dir
         model, processor = build_model_and_processor(args.model, seed=args.seed, image_size=args.image_size)
         return model, processor, "pretrained" if args.model == "florenz-nano" else "scratch"
     if Path(args.model).is_dir():
+        check_model_folder(args.model)
         model = FlorenzForConditionalGeneration.from_pretrained(args.model, trust_remote_code=True)
         processor = FlorenzProcessor.from_pretrained(args.model, trust_remote_code=True)
         return model, processor, "pretrained"
@@ -59,8 +106,6 @@ def training_stream(args: FlorenzPretrainConfig, corpus: ScenesConfig):
     shares = uniform_shares(GENERALIST_FINETUNE_KEYS) if args.balancing == "generalist" else None
     if args.dataset == "scenes":
         return ScenesStream(corpus, args.seen_samples, seed=args.seed, shares=shares)
-    if not Path(args.dataset).is_dir():
-        raise ValueError(f"dataset {args.dataset!r} is neither 'scenes' nor a release folder")
     from datasets import get_dataset_config_names
 
     keys = list(shares) if shares else [k for k in get_dataset_config_names(args.dataset) if k != "pretrain"]
@@ -87,15 +132,12 @@ def in_training_eval_sets(args: FlorenzPretrainConfig, corpus: ScenesConfig) -> 
 def check_lengths(model, args: FlorenzPretrainConfig) -> None:
     """Fail before training when image tokens + prompt or the targets exceed the learned position tables."""
     config = model.config
-    stride = 1
-    for step in config.vision_config.patch_stride:
-        stride *= step
-    image_tokens = (args.image_size // stride) ** 2 + 1
-    encoder_positions = config.encoder_config.max_position_embeddings
-    if image_tokens + args.max_encoder_length > encoder_positions:
+    budget = prompt_token_budget(config, args.image_size)
+    if args.max_encoder_length > budget:
         raise ValueError(
-            f"{image_tokens} image tokens + max_encoder_length={args.max_encoder_length} exceed the encoder's "
-            f"{encoder_positions} positions; lower max_encoder_length or image_size"
+            f"{config.encoder_config.max_position_embeddings - budget} image tokens + max_encoder_length="
+            f"{args.max_encoder_length} exceed the encoder's {config.encoder_config.max_position_embeddings} positions; "
+            "lower max_encoder_length or image_size"
         )
     decoder_positions = getattr(config.text_config, "max_position_embeddings", None)
     if decoder_positions is not None and args.max_decoder_length > decoder_positions:
@@ -132,6 +174,7 @@ def train(
     corpus_seed: int = 0,
 ) -> tuple[FlorenzSeq2SeqTrainer, str]:
     """Train (resuming from the last checkpoint in `args.output_dir` if any) and save to `output_dir/final`."""
+    check_dataset(args.dataset)
     corpus = scenes_corpus_config(args, corpus_seed)
     tokenizer_dir = tokenizer_dir or Path(args.output_dir) / "tokenizers"
     model, processor, decoder_init = build_model(args, corpus, tokenizer_dir)

@@ -76,8 +76,55 @@ def load_runs(path: str | os.PathLike) -> pd.DataFrame:
     return validate_runs(pd.read_csv(path))
 
 
+# Upper bounds far beyond any real run; larger values are typos or overflowed numbers and would overflow the fits.
+MAX_CE = 1_000.0  # nats/token
+MAX_COUNT = 1e18  # parameters, seen samples
+MAX_COMPUTE = 1e40  # FLOPs
+_SHOWN_ROWS = 8
+
+
+def _rows(mask: pd.Series) -> str:
+    """CSV line numbers (header = line 1) of the rows in `mask`, at most a few."""
+    lines = [int(i) + 2 for i in mask.index[mask.to_numpy()]]
+    shown = ", ".join(map(str, lines[:_SHOWN_ROWS]))
+    return f"line{'s' if len(lines) > 1 else ''} {shown}" + (
+        f" (+{len(lines) - _SHOWN_ROWS} more)" if len(lines) > _SHOWN_ROWS else ""
+    )
+
+
+def _numeric(runs: pd.DataFrame, column: str) -> pd.Series:
+    """The column as floats; text that is not a number is an error naming its lines (empty cells stay NaN)."""
+    raw = runs[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    text = raw.notna() & values.isna()
+    if text.any():
+        example = str(raw[text].iloc[0])[:40]
+        raise ValueError(f"column {column!r} holds non-numeric values ({example!r} on {_rows(text)}); numbers only")
+    return values.astype(float)
+
+
+def _check_range(
+    column: str, values: pd.Series, low: float, high: float, missing_ok: bool, inclusive_low=False
+) -> None:
+    present = values.notna()
+    if not missing_ok and (~present).any():
+        raise ValueError(f"column {column!r} is empty on {_rows(~present)}; every run needs it")
+    above = values > low if not inclusive_low else values >= low
+    bad = present & ~(above & (values <= high))
+    if bad.any():
+        bound = f"{'≥' if inclusive_low else '>'} {low:g} and ≤ {high:g}"
+        raise ValueError(
+            f"column {column!r} has {float(values[bad].iloc[0])!r} on {_rows(bad)}; allowed: finite numbers {bound}"
+        )
+
+
 def validate_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Checks required columns and value ranges and adds the numeric `T` column (`T_DEFINITION`)."""
+    """Checks columns, values and uniqueness before any fit, and adds the numeric `T` column (`T_DEFINITION`).
+
+    Refused: non-numeric text in numeric columns; params/seen_samples/compute that are missing, ≤ 0, infinite or
+    beyond `MAX_COUNT`/`MAX_COMPUTE`; CE values that are ≤ 0, infinite or beyond `MAX_CE` (an empty CE means "not
+    measured" and leaves the run out of that group); non-integer seeds; two rows of the same configuration and seed.
+    """
     missing = [column for column in REQUIRED_COLUMNS if column not in runs.columns]
     if missing:
         raise ValueError(f"runs table lacks required columns {missing}; required are {list(REQUIRED_COLUMNS)}")
@@ -88,14 +135,34 @@ def validate_runs(runs: pd.DataFrame) -> pd.DataFrame:
         )
     if runs.empty:
         raise ValueError("runs table has no rows")
-    runs = runs.copy()
-    numeric = ["params", "seen_samples", "compute", *GROUPS.values()]
-    for column in numeric + [c for c in runs.columns if c.startswith(("ce_", "bleu_", "cider_", "lang_share_"))]:
-        runs[column] = pd.to_numeric(runs[column], errors="coerce")
-    for column in ("params", "seen_samples", "compute"):
-        bad = runs.index[~(runs[column] > 0)].tolist()
-        if bad:
-            raise ValueError(f"column {column!r} must be positive numbers; bad rows {bad}")
+    runs = runs.reset_index(drop=True).copy()
+    for column, high in (("params", MAX_COUNT), ("seen_samples", MAX_COUNT), ("compute", MAX_COMPUTE)):
+        runs[column] = _numeric(runs, column)
+        _check_range(column, runs[column], 0.0, high, missing_ok=False)
+    for column in [c for c in runs.columns if c.startswith(("ce_", "bleu_", "cider_", "lang_share_"))]:
+        runs[column] = _numeric(runs, column)
+        if column.startswith("ce_gap_"):  # a difference of two CEs: any sign
+            _check_range(column, runs[column], -MAX_CE, MAX_CE, missing_ok=True, inclusive_low=True)
+        elif column.startswith("ce_"):
+            _check_range(column, runs[column], 0.0, MAX_CE, missing_ok=True)
+        else:
+            _check_range(column, runs[column], 0.0, 1e6, missing_ok=True, inclusive_low=True)
+    seeds = _numeric(runs, "seed")
+    not_integer = ~(np.isfinite(seeds) & (seeds == seeds.round()))
+    if not_integer.any():
+        raise ValueError(
+            f"column 'seed' must hold integers; found {float(seeds[not_integer].iloc[0])!r} on {_rows(not_integer)}"
+        )
+    runs["seed"] = seeds.astype(int)
+    keys = [column for column in CONFIG_COLUMNS if column in runs.columns] + ["seed"]
+    duplicated = runs.duplicated(subset=keys, keep=False)
+    if "run_id" in runs.columns:
+        duplicated |= runs.duplicated(subset=["run_id"], keep=False)
+    if duplicated.any():
+        raise ValueError(
+            f"runs table repeats a run (same run_id or same {', '.join(keys)}) on {_rows(duplicated)}; "
+            "each run may appear once (a repeat would count as an extra seed)"
+        )
     if "initial_multilinguality" in runs.columns:
         m = pd.to_numeric(runs["initial_multilinguality"], errors="coerce")
         if not m.between(0, 1).all():

@@ -9,6 +9,7 @@ import torch
 from transformers import AutoTokenizer
 
 from dataset_builder.corpus import ScenesConfig, make_row
+from model_tools.checkpoint_init import limit_prompts
 from model_tools.tokenizer_training import train_decoder_tokenizer, train_encoder_tokenizer
 from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
 from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
@@ -66,4 +67,4 @@ def build_scenes_model(
 
         load_gemma3_decoder_into(model, load_gemma3_270m())
     processor = FlorenzProcessor(florenz_image_processor(SCENES_IMAGE_SIZE), decoder_tokenizer, encoder_tokenizer)
-    return model, processor
+    return model, limit_prompts(model, processor)

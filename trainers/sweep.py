@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from dataset_builder.corpus import ScenesConfig
+from dataset_builder.release import ensure_writable
 
 from .compute import forward_flops_per_sample, parameter_counts, training_compute
 from .config import FlorenzPretrainConfig
@@ -77,7 +78,7 @@ def run_sweep(
     if bad:
         raise ValueError(f"seen-sample budgets {bad} must be positive multiples of the batch size {batch_size}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_writable(out, "--out")
     corpus = corpus or ScenesConfig(image_size=SCENES_IMAGE_SIZE)
     table = out / RUNS_CSV
     done = completed_run_ids(table)

@@ -35,7 +35,7 @@ from datasets import Dataset, Image
 from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES
 
 from ..corpus import ScenesConfig, _sample, _translation
-from ..release import MANIFEST_NAME
+from ..release import MANIFEST_NAME, check_release
 from ..scenes import render
 
 CAPTION_LANGUAGES = ("en", "de", "fr", "es", "ru", "zh")
@@ -237,6 +237,7 @@ def export_benchmarks(release: str | os.PathLike, out: str | os.PathLike) -> dic
     manifest_path = release / MANIFEST_NAME
     if not manifest_path.is_file():
         raise ValueError(f"{release} is not a Florenz release folder (no {MANIFEST_NAME})")
+    check_release(release)  # an unfinished or damaged release would export wrong benchmark files
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     parameters = manifest.get("parameters", {})
     if parameters.get("generator") != "florenz-scenes":

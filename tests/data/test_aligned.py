@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -335,3 +336,24 @@ def test_minilm_aligns_scenes_sentences_to_their_captions(tmp_path):
         for row in rows
     )
     assert correct >= 5  # the same retrieval, now through the release: images travel with their pairs
+
+
+def test_cli_card_and_manifest_name_inputs_without_local_paths(tmp_path, mt_path, clip_path, capsys):
+    from florenz_cli import main
+
+    tar = _write_tar(tmp_path / "shard-0000.tar")
+    tsv = tmp_path / "en-fr.tsv"
+    tsv.write_text("".join(f"{en}\t{fr}\n" for en, fr in _parallel()["fr"]), encoding="utf-8")
+    out = tmp_path / "release"
+    code = main(["data", "build", "aligned", "--out", str(out), "--captions", str(tar), "--parallel", f"fr={tsv}",
+                 "--mt-model", str(mt_path), "--retriever", "image", "--embedder", str(clip_path),
+                 "--threshold", "-1", "--rows-per-shard", "4"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    for name in ("README.md", "florenz_release.json"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert str(tmp_path) not in text and str(mt_path) not in text and str(clip_path) not in text, name
+    parameters = json.loads((out / "florenz_release.json").read_text())["parameters"]
+    assert parameters["captions"] == [
+        {"name": "shard-0000.tar", "sha256": hashlib.sha256(tar.read_bytes()).hexdigest()}
+    ]
+    assert parameters["parallel"]["fr"]["name"] == "en-fr.tsv" and parameters["mt_model"]["name"] == mt_path.name

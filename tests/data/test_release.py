@@ -133,7 +133,10 @@ def test_interrupted_build_leaves_no_partial_shard_and_resumes_identically(built
     assert 0 < len(visible) < len(expected_rows)
     for path in visible:  # every visible shard is complete
         assert pq.read_metadata(path).num_rows == expected_rows[path.relative_to(out).as_posix()]
-    assert not list(out.rglob("*.tmp")) and not (out / "README.md").exists()
+    assert not list(out.rglob("*.tmp"))
+    with pytest.raises(ValueError, match="this Florenz release is unfinished"):
+        load_dataset(str(out), "caption-en")
+    assert any("unfinished" in problem for problem in release.release_problems(out))
     kept = {p: p.stat().st_mtime_ns for p in visible}
     _build(out)
     assert {p: p.stat().st_mtime_ns for p in visible} == kept, "complete shards are not rewritten on resume"

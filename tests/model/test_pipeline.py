@@ -11,7 +11,8 @@ from transformers import AutoProcessor, pipeline
 from transformers.utils import logging as transformers_logging
 
 from model_tools.checkpoint_init import build_model_and_processor, save_model_and_processor
-from modeling_florenz.processing_florenz import build_prompt, parse_instruction
+from model_tools.model_card import build_model_card
+from modeling_florenz.processing_florenz import LANGUAGE_PREFIXES, build_prompt, parse_instruction
 
 GENERATE = {"max_new_tokens": 6, "min_new_tokens": 3, "num_beams": 1}
 
@@ -20,7 +21,8 @@ GENERATE = {"max_new_tokens": 6, "min_new_tokens": 3, "num_beams": 1}
 def folder(tmp_path_factory):
     torch.manual_seed(0)
     model, processor = build_model_and_processor("tiny-bart", seed=3)
-    return save_model_and_processor(model, processor, tmp_path_factory.mktemp("pipe") / "tiny")
+    card = build_model_card(model_id="tiny", summary="tiny-bart for pipeline tests", preset="tiny-bart")
+    return save_model_and_processor(model, processor, tmp_path_factory.mktemp("pipe") / "tiny", card)
 
 
 @pytest.fixture(scope="module")
@@ -154,18 +156,18 @@ def test_image_to_text_task_name_captions(folder, image):
 def test_pipeline_caption_with_prefix(pipe, seen, image):
     messages = [
         {"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "Caption in French"}]},
-        {"role": "assistant", "content": "La photo montre"},
+        {"role": "assistant", "content": LANGUAGE_PREFIXES["fr"]},
     ]
     out = pipe(text=messages, generate_kwargs=GENERATE)
     assert seen[-1]["prompts"] == [build_prompt("caption", "fr")]
     forced = seen[-1]["decoder_input_ids"][0].tolist()
     tokenizer = pipe.processor.tokenizer
-    words = tokenizer("La photo montre", add_special_tokens=False)["input_ids"]
+    words = tokenizer(LANGUAGE_PREFIXES["fr"], add_special_tokens=False)["input_ids"]
     assert forced == [tokenizer.eos_token_id, tokenizer.bos_token_id, *words]
     answer = out[0]["generated_text"][-1]
     assert answer["role"] == "assistant"
-    continuation = _direct(pipe, image, text="Caption in French\nAnswer: La photo montre")
-    assert continuation and answer["content"] == "La photo montre" + continuation
+    continuation = _direct(pipe, image, text=f"Caption in French\nAnswer: {LANGUAGE_PREFIXES['fr']}")
+    assert continuation and answer["content"] == LANGUAGE_PREFIXES["fr"] + continuation
     # the keyword form: the language prefix of the named language
     out = pipe(
         image, text="Caption this image in French.", prefix=True, return_full_text=False, generate_kwargs=GENERATE

@@ -156,7 +156,7 @@ def test_mixed_language_prefixes_are_left_padded_with_mask(tiny_processor):
         ({"language": ["en", "de"]}, "language has 2 entries but there are 1 images"),
         ({"task": ["caption"] * 3}, "task has 3 entries"),
         ({"language": "pt"}, "unknown language 'pt'"),
-        ({"truncation": True}, r"unexpected argument\(s\) \['truncation'\]"),
+        ({"stride": 2}, r"unexpected argument\(s\) \['stride'\]"),
         ({"padding": "max_length"}, "padding must be True or 'longest'"),
         ({"max_length": 1}, "max_length must be None or an int >= 2"),
         ({"text_target": [None]}, r"text_target\[0\] is a NoneType"),

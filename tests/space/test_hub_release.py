@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 from unittest import mock
 
 import gradio
@@ -151,3 +152,9 @@ def test_bad_release_arguments(tiny_model_dir, scenes_release, tmp_path, capsys)
     assert "exclude each other" in capsys.readouterr().err
     assert _release(scenes_release, scenes_release, tmp_path) == 2
     assert "lacks ['config.json', 'model.safetensors'" in capsys.readouterr().err
+    damaged = tmp_path / "damaged-release"
+    shutil.copytree(scenes_release, damaged)
+    shard = next(damaged.glob("data/caption-en/train-*.parquet"))
+    shard.unlink()
+    assert _release(tiny_model_dir, damaged, tmp_path) == 2
+    assert f"{shard.relative_to(damaged).as_posix()} is missing" in capsys.readouterr().err

@@ -190,9 +190,11 @@ def test_run_fit_writes_schema_and_plots(tmp_path):
     fractions = document["meta"]["grounded_fractions"]
     assert len(fractions) == 32 and all(f["n_seeds"] == 2 for f in fractions)  # per (preset, S), inits apart
     assert "T = 1 + m" in document["T_definition"]
+    assert document["meta"]["runs_csv"]["name"] == "runs.csv" and len(document["meta"]["runs_csv"]["sha256"]) == 64
+    assert str(tmp_path) not in path.read_text()
     for name in ("compute_law", "params_law", "emergence"):
         png = tmp_path / "fit" / f"{name}.png"
-        assert document["meta"]["plots"][name] == str(png)
+        assert document["meta"]["plots"][name] == png.name  # relative to fit.json: no local path is published
         assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 5000
 
 
@@ -306,7 +308,7 @@ def test_bad_values_are_rejected():
     runs = synthetic_runs(n_seeds=1)
     with pytest.raises(ValueError, match="decoder_init values \\['frozen'\\]"):
         validate_runs(runs.assign(decoder_init="frozen"))
-    with pytest.raises(ValueError, match="'params' must be positive"):
+    with pytest.raises(ValueError, match="'params' has 0"):
         validate_runs(runs.assign(params=0))
 
 
