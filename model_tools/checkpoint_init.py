@@ -105,6 +105,7 @@ def build_model_and_processor(
         text_vocab = FLORENZ_PRESETS[preset]["text"]["vocab_size"]
         tokenizer = train_decoder_tokenizer(texts, vocab_size=text_vocab)
         model = FlorenzForConditionalGeneration(FlorenzConfig.from_preset(preset))
+    model.config.image_size = image_size
     processor = FlorenzProcessor(florenz_image_processor(image_size), tokenizer, encoder_tokenizer)
     return model, limit_prompts(model, processor)
 

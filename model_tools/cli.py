@@ -69,6 +69,21 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from modeling_florenz.modeling_florenz import verify_checksums
+
+    problems, unlisted = verify_checksums(args.folder)
+    for name in unlisted:
+        print(f"note: {name} is not covered by the checksums (written after the model was saved)")
+    if problems:
+        for problem in problems:
+            print(f"damaged: {problem}")
+        print(f"{args.folder}: {len(problems)} file(s) fail their recorded sha256/size")
+        return 1
+    print(f"{args.folder}: all recorded files match their sha256")
+    return 0
+
+
 def _convert_florence2(args: argparse.Namespace) -> int:
     from .convert_florence2 import convert_florence2
 
@@ -93,6 +108,22 @@ def _convert_gemma(args: argparse.Namespace) -> int:
         args.florence2, gemma, args.out, args.decoder, layout=args.layout, image_size=args.image_size, seed=args.seed
     )
     print(f"wrote Florenz ({GEMMA_DECODER_TYPES[args.decoder]} decoder) to {folder}")
+    return 0
+
+
+def _convert_caption_via_translation(args: argparse.Namespace) -> int:
+    from .convert_caption_via_translation import convert_caption_via_translation
+
+    folder = convert_caption_via_translation(
+        args.checkpoint,
+        args.out,
+        encoder_tokenizer=args.encoder_tokenizer,
+        decoder_tokenizer=args.decoder_tokenizer,
+        image_size=args.image_size,
+        dtype=args.dtype,
+        source_name=args.source_name,
+    )
+    print(f"wrote Florenz to {folder}")
     return 0
 
 
@@ -139,6 +170,46 @@ def _register_convert(commands: argparse._SubParsersAction) -> None:
     )
     nano.set_defaults(func=_convert_gemma, decoder="gemma3_text")
 
+    authors = sources.add_parser(
+        "caption-via-translation",
+        help="the paper authors' released checkpoints (0.4B/1.0B/3.5B/11.2B, base and -ft) → Florenz",
+        description=(
+            "Convert a checkpoint folder released by the paper's authors (Spravil/caption-via-translation-*, in the "
+            "layout of their remote code: config.json with model_type 'florence2' and a text_config that has either "
+            "use_encoder_tokenizer (BART decoder) or a gemma_config (Gemma-2 decoder)) into a Hub-native Florenz "
+            "folder with weights, config, both tokenizers, processor, generation config and a model card. Weights "
+            "may be model.safetensors, sharded safetensors (model.safetensors.index.json), pytorch_model.bin or "
+            "sharded .bin files (read with weights_only=True). Missing or unexpected tensors are an error."
+        ),
+    )
+    authors.add_argument("--checkpoint", required=True, help="the authors' checkpoint folder (config.json + weights)")
+    authors.add_argument("--out", required=True, help="output folder (created; must be empty if it exists)")
+    authors.add_argument(
+        "--encoder-tokenizer",
+        required=True,
+        help="folder with the Florence-2 tokenizer the prompts use (e.g. a local copy of microsoft/Florence-2-large)",
+    )
+    authors.add_argument(
+        "--decoder-tokenizer",
+        required=True,
+        help="folder with the Gemma-2 tokenizer of the targets (e.g. a local copy of google/gemma-2-2b)",
+    )
+    authors.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="processor image size (default: the checkpoint's preprocessor_config.json, else 768; the base "
+        "checkpoints were trained at 224, the -ft ones at 768)",
+    )
+    authors.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        default="auto",
+        help="dtype of the written weights (default auto: the source's)",
+    )
+    authors.add_argument("--source-name", default=None, help="source named in the model card (default: folder name)")
+    authors.set_defaults(func=_convert_caption_via_translation)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     model = subparsers.add_parser("model", help="inspect, initialise and convert Florenz models")
@@ -156,5 +227,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     init.add_argument("--seed", type=int, default=0, help="seed of the random initialisation")
     init.add_argument("--image-size", type=int, default=None, help="processor image size (default: preset's)")
     init.set_defaults(func=_init)
+
+    verify = commands.add_parser(
+        "verify", help="check a saved model folder's files against the sha256 recorded at save time"
+    )
+    verify.add_argument("folder", help="folder written by `florenz model init/convert` or `save_pretrained`")
+    verify.set_defaults(func=_verify)
 
     _register_convert(commands)

@@ -13,6 +13,7 @@ from typing import Any
 from huggingface_hub import ModelCard
 
 from dataset_builder.atomic import atomic_path
+from modeling_florenz.modeling_florenz import write_checksums
 
 from .model_card import write_model_card
 
@@ -43,13 +44,25 @@ def save_model_and_processor(model, processor, out: str | os.PathLike, card: Mod
     """Save both (with the generation defaults) and the model card into `out` atomically: written to a hidden sibling
     folder, then renamed into place."""
     out = check_output_folder(out)
+    if getattr(model.config, "image_size", None) is None:  # forward() then checks pixel sizes against it
+        model.config.image_size = processor_image_size(processor)
     with atomic_path(out) as tmp:
         set_generation_defaults(model)
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         if card is not None:
             write_model_card(tmp, card)
+        write_checksums(tmp)  # last, so that `florenz model verify` covers every file
     return out
+
+
+def processor_image_size(processor) -> int | None:
+    """The square side the processor resizes to, or None when it is not a fixed square."""
+    size = getattr(processor.image_processor, "size", None)
+    height, width = (getattr(size, "height", None), getattr(size, "width", None)) if size is not None else (None, None)
+    if isinstance(size, dict):
+        height, width = size.get("height"), size.get("width")
+    return height if height is not None and height == width else None
 
 
 def write_model_folder(

@@ -250,6 +250,8 @@ class FlorenzConfig(PreTrainedConfig):
         `get_text_config(decoder=True)` (generation caches, vocab size, Trainer token alignment) reads the decoder.
     final_logit_softcapping (`float`, *optional*): soft-cap of the output logits. BART decoders default to 30 (as the
         original code hard-codes); Gemma decoders always use their `text_config.final_logit_softcapping`.
+    image_size (`int`, *optional*): side of the square images `forward` accepts (the processor's size); `None`
+        accepts any square size. Change it together with the processor's size to train or run at another size.
     """
 
     model_type = "florenz"
@@ -263,6 +265,7 @@ class FlorenzConfig(PreTrainedConfig):
     encoder_config: dict | PreTrainedConfig | None = None
     text_config: dict | PreTrainedConfig | None = None
     final_logit_softcapping: float | None = None
+    image_size: int | None = None
     initializer_range: float = 0.02
     pad_token_id: int = 0
     eos_token_id: int = 1
@@ -273,6 +276,12 @@ class FlorenzConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        if self.image_size is not None and (
+            isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or self.image_size < 32
+        ):
+            raise ValueError(
+                f"image_size must be None or an int >= 32 (the vision tower's total stride), got {self.image_size!r}"
+            )
         kind = self.text_config.model_type
         if kind not in DECODER_KINDS:
             raise ValueError(

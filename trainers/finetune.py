@@ -185,6 +185,7 @@ def finetune(
         processor.tokenizer,
         processor.encoder_tokenizer,
     )
+    model.config.image_size = processor.image_size  # forward() accepts exactly the processor's size
     check_lengths(model, config, processor.image_size)
     model.apply_freeze_policy(config.freeze_policy)
     shares = {key: share for key, share in uniform_shares(GENERALIST_FINETUNE_KEYS).items() if key in sources}
