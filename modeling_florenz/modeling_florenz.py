@@ -54,7 +54,7 @@ from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import TransformersKwargs, can_return_tuple
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
-from .configuration_florenz import FlorenzConfig
+from .configuration_florenz import VISION_PREFIXES, FlorenzConfig
 
 FREEZE_POLICIES = ("paper", "all")
 _GEMMA_TRAINABLE_MARKERS = ("encoder_attn", "post_encoder_attention_layernorm", "embed_tokens")
@@ -712,7 +712,7 @@ class FlorenzForConditionalGeneration(FlorenzPreTrainedModel, GenerationMixin):
             raise ValueError(f"unknown freeze policy {policy!r}; allowed: {list(FREEZE_POLICIES)}")
         gemma = self.config.decoder_kind != "bart"
         for name, param in self.named_parameters():
-            if name.startswith(("model.vision_tower.", "model.multi_modal_projector.")):
+            if name.startswith(VISION_PREFIXES):
                 trainable = False
             elif policy == "all" or not gemma or not name.startswith("model.decoder."):
                 trainable = True
