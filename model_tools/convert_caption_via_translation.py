@@ -23,14 +23,13 @@ import torch
 
 from .convert_florence2 import (
     DEFAULT_IMAGE_SIZE,
-    check_image_size,
-    check_output_folder,
     florence2_original_to_native,
     florence2_towers,
     load_tokenizer,
     read_config,
     require_tokenizer_files,
 )
+from .model_folder import check_image_size, check_output_folder
 
 DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # Gemma-2 fields of the authors' `gemma_config` that define the decoder; the rest are generation/runtime leftovers.
@@ -250,8 +249,8 @@ def convert_caption_via_translation(
     from modeling_florenz.modeling_florenz import FlorenzForConditionalGeneration
     from modeling_florenz.processing_florenz import FlorenzProcessor, florenz_image_processor
 
-    from .checkpoint_init import save_model_and_processor
     from .model_card import build_model_card
+    from .model_folder import save_model_and_processor
 
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; allowed: {list(DTYPES)}")

@@ -45,6 +45,7 @@ def run_image_size(args: FlorenzPretrainConfig) -> int:
     if args.model in INITIALISABLE_PRESETS:
         return default_image_size(args.model)
     if Path(args.model).is_dir():
+        check_model_folder(args.model)
         return FlorenzProcessor.from_pretrained(args.model, trust_remote_code=True).image_size
     allowed = sorted(SCENES_PRESETS) + list(INITIALISABLE_PRESETS)
     raise ValueError(f"model {args.model!r} is neither a model folder nor a preset; presets: {allowed}")
