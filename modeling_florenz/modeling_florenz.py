@@ -131,6 +131,15 @@ def check_forward_kwargs(kwargs: dict, where: str) -> None:
         )
 
 
+def check_token_ids(input_ids: torch.Tensor, vocab_size: int, name: str) -> None:
+    """ValueError unless every id indexes the embedding table (an id out of range is an IndexError deep inside)."""
+    if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab_size):
+        raise ValueError(
+            f"{name} holds ids outside the vocabulary [0, {vocab_size}): min {int(input_ids.min())}, max "
+            f"{int(input_ids.max())}; encode prompts with this model's processor"
+        )
+
+
 def check_pixel_values(pixel_values: torch.Tensor, image_size: int | None) -> None:
     """ValueError unless `pixel_values` is a finite floating `(batch, 3, S, S)` tensor of the configured size.
 
@@ -440,6 +449,7 @@ class FlorenzEncoder(nn.Module):
             batch_size = pixel_values.shape[0] if isinstance(pixel_values, torch.Tensor) else 0
             inputs_embeds = self.encoder.embed_tokens.weight.new_zeros(batch_size, 0, self.encoder.config.d_model)
         if inputs_embeds is None:
+            check_token_ids(input_ids, self.encoder.embed_tokens.num_embeddings, "input_ids (the encoder prompt)")
             inputs_embeds = self.encoder.embed_tokens(input_ids)
         batch_size, text_len = inputs_embeds.shape[:2]
         if attention_mask is None:

@@ -208,3 +208,15 @@ def test_any_square_size_without_a_configured_size():
     assert out.encoder_last_hidden_state.shape[1] == 3 * 3 + 1 + batch["input_ids"].shape[1]
     with pytest.raises(ValueError, match="must be square"):
         model(**{**batch, "pixel_values": torch.randn(1, 3, 64, 96)})
+
+
+@pytest.mark.parametrize("bad_id", [-1, 10**6])
+def test_out_of_vocabulary_prompt_ids_are_refused(bad_id):
+    model = tiny("tiny-bart")
+    batch = inputs(batch=1)
+    batch["input_ids"][0, 2] = bad_id
+    vocab = model.config.encoder_config.vocab_size
+    with pytest.raises(
+        ValueError, match=rf"input_ids \(the encoder prompt\) holds ids outside the vocabulary \[0, {vocab}\)"
+    ):
+        model(**batch)
