@@ -735,14 +735,19 @@ class FlorenzForConditionalGeneration(FlorenzPreTrainedModel, GenerationMixin):
         }
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """Also map `AutoModelForSeq2SeqLM` and `AutoModel` to this class in the saved `auto_map`, and record the
-        files' sha256 in `florenz_checksums.json` (see `write_checksums`)."""
+        """Also map `AutoModelForSeq2SeqLM` and `AutoModel` to this class in the saved `auto_map`, register the
+        Florenz pipeline for `pipeline("image-text-to-text" | "image-to-text")` in `custom_pipelines` (its file is
+        copied with this one's relative imports), and record the files' sha256 in `florenz_checksums.json` (see
+        `write_checksums`)."""
         if self._auto_class is not None:
+            from .pipeline_florenz import custom_pipelines
+
             auto_map = dict(getattr(self.config, "auto_map", None) or {})
             target = f"{self.__class__.__module__.split('.')[-1]}.{self.__class__.__name__}"
             for auto_class in self._extra_auto_classes:
                 auto_map[auto_class] = target
             self.config.auto_map = auto_map
+            self.config.custom_pipelines = custom_pipelines()
         result = super().save_pretrained(save_directory, *args, **kwargs)
         if kwargs.get("is_main_process", True):
             write_checksums(save_directory)

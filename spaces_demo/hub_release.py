@@ -34,6 +34,7 @@ MODEL_REQUIRED = (
     "configuration_florenz.py",
     "modeling_florenz.py",
     "processing_florenz.py",
+    "pipeline_florenz.py",
 )
 MODEL_IGNORED = ("checkpoint-*", "training_args.bin", "runs", ".*")
 DATASET_CARD_KEYS = ("configs", "language", "license", "task_categories", "size_categories", "pretty_name")

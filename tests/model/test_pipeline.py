@@ -1,14 +1,15 @@
-"""The transformers entry points on a saved tiny Florenz: `pipeline("image-text-to-text")`, chat messages, free-text
-instructions in `processor(images, text)`; each test checks the prompt the model saw and compares the pipeline's text
-with a direct processor → generate → decode of the same request."""
+"""The transformers entry points on a saved tiny Florenz: `pipeline("image-text-to-text")` and "image-to-text" with
+and without text, chat messages, free-text instructions in `processor(images, text)`; each test checks the prompt the
+model saw and compares the pipeline's text with a direct processor → generate → decode of the same request."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 from PIL import Image
 from transformers import AutoProcessor, pipeline
-from transformers.utils import logging as transformers_logging
 
 from model_tools.checkpoint_init import build_model_and_processor
 from model_tools.model_card import build_model_card
@@ -136,22 +137,38 @@ def test_pipeline_captions(pipe, seen, image):
     assert seen[-1]["decoder_input_ids"] is None
     caption = out[0]["generated_text"]
     assert caption and caption == _direct(pipe, image, task="caption", language="fr")
-    # default return_full_text: the pipeline's convention of "your text + the answer"
-    full = pipe(image, text="Caption this image in French.", generate_kwargs=GENERATE)
+    # the default returns the caption alone; return_full_text=True is the pipeline's "your text + the answer"
+    default = pipe(image, text="Caption this image in French.", generate_kwargs=GENERATE)
+    assert default == [{"input_text": "Caption this image in French.", "generated_text": caption}]
+    full = pipe(image, text="Caption this image in French.", return_full_text=True, generate_kwargs=GENERATE)
     assert full[0]["generated_text"] == "Caption this image in French." + caption
 
 
-def test_image_to_text_task_name_captions(folder, image):
-    # transformers 5.23 logs the task's deprecation with a stray argument, which pytest's log capture turns into an
-    # error: keep its logger quiet while the pipeline is made
-    verbosity = transformers_logging.get_verbosity()
-    transformers_logging.set_verbosity_error()
-    try:
-        legacy = pipeline("image-to-text", model=str(folder), trust_remote_code=True)
-    finally:
-        transformers_logging.set_verbosity(verbosity)
-    out = legacy(image, text="<CAPTION>", return_full_text=False, generate_kwargs=GENERATE)
-    assert out[0]["generated_text"] == _direct(legacy, image, task="caption", language="en")
+def test_saved_config_registers_the_florenz_pipeline(folder, pipe):
+    custom = json.loads((folder / "config.json").read_text())["custom_pipelines"]
+    assert sorted(custom) == ["image-text-to-text", "image-to-text"]
+    assert {entry["impl"] for entry in custom.values()} == {"pipeline_florenz.FlorenzImageTextToTextPipeline"}
+    assert (folder / "pipeline_florenz.py").is_file()
+    assert type(pipe).__name__ == "FlorenzImageTextToTextPipeline"
+
+
+def test_pipeline_captions_an_image_without_text(pipe, seen, image):
+    english = _direct(pipe, image, task="caption", language="en")
+    out = pipe(image, generate_kwargs=GENERATE)
+    assert seen[-1]["prompts"] == [build_prompt("caption", "en")]
+    assert out == [{"input_text": "", "generated_text": english}]
+    batch = pipe([image, image], generate_kwargs=GENERATE)
+    assert seen[-1]["prompts"] == [build_prompt("caption", "en")] * 2
+    assert [item["generated_text"] for item in batch] == [english, english]
+
+
+def test_image_to_text_task_captions_an_image(folder, image):
+    legacy = pipeline("image-to-text", model=str(folder), trust_remote_code=True)
+    assert type(legacy).__name__ == "FlorenzImageTextToTextPipeline"
+    english = _direct(legacy, image, task="caption", language="en")
+    assert legacy(image, generate_kwargs=GENERATE)[0]["generated_text"] == english
+    out = legacy(image, text="<CAPTION>", generate_kwargs=GENERATE)
+    assert out[0]["generated_text"] == english
 
 
 def test_pipeline_caption_with_prefix(pipe, seen, image):
@@ -180,9 +197,12 @@ def test_pipeline_caption_with_prefix(pipe, seen, image):
 def test_pipeline_translates_without_echo(pipe, seen, image):
     source = "A red circle."
     direct = _direct(pipe, image, task="translate", language="de", text=source)
-    out = pipe(image, text=f"Translate to German: {source}", return_full_text=False, generate_kwargs=GENERATE)
+    out = pipe(image, text=f"Translate to German: {source}", generate_kwargs=GENERATE)  # default return_full_text
     assert seen[-1]["prompts"] == [build_prompt("translate", "de", source)]
     assert out[0]["generated_text"] == direct
+    assert source not in out[0]["generated_text"]
+    full = pipe(image, text=f"Translate to German: {source}", return_full_text=True, generate_kwargs=GENERATE)
+    assert full[0]["generated_text"] == f"Translate to German: {source}" + direct
     messages = [
         {
             "role": "user",

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 PAYLOAD = Path(__file__).resolve().parents[2] / "modeling_florenz"
-REMOTE_CODE_FILES = ("configuration_florenz.py", "modeling_florenz.py", "processing_florenz.py", "__init__.py")
+REMOTE_CODE_FILES = (
+    "configuration_florenz.py",
+    "modeling_florenz.py",
+    "processing_florenz.py",
+    "pipeline_florenz.py",
+    "__init__.py",
+)
 ALLOWED_TOP_LEVEL = {"torch", "transformers", "numpy", "PIL"}
 
 

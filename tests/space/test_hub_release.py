@@ -48,7 +48,7 @@ def test_dry_run_writes_and_lists_three_repos(tiny_model_dir, scenes_release, tm
             assert f"  {size:>12,}  {path}\n" in printed
     model_files = {path for path, _ in repo_files(tmp_path / "hub" / "model")}
     assert {"README.md", "config.json", "model.safetensors", "generation_config.json", "processor_config.json",
-            "configuration_florenz.py", "modeling_florenz.py", "processing_florenz.py",
+            "configuration_florenz.py", "modeling_florenz.py", "processing_florenz.py", "pipeline_florenz.py",
             "tokenizer.json"} <= model_files  # fmt: skip
     dataset_files = {path for path, _ in repo_files(tmp_path / "hub" / "dataset")}
     assert dataset_files == {p.relative_to(scenes_release).as_posix() for p in scenes_release.rglob("*") if p.is_file()}
