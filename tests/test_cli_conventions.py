@@ -1,5 +1,5 @@
-"""CLI conventions: `florenz train` lists and parses every training field (YAML + overrides), warm-up scaled to the
-run, help on every sweep flag, `model info` for Scenes presets, `data build` progress and counts equal to `data info`."""
+"""CLI conventions: `florenz train` and `florenz finetune` list and parse every training field (YAML + overrides),
+warm-up scaled to the run, help on every sweep flag, `model info` for Scenes presets, `data build` progress and counts equal to `data info`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import json
 import pytest
 
 import florenz_cli
-from trainers.cli import training_config, training_parser
-from trainers.config import FlorenzPretrainConfig
+from trainers.cli import finetune_config, finetune_parser, training_config, training_parser
+from trainers.config import FlorenzPretrainConfig, FlorenzSFTConfig
 
 
 def _subparser(*path: str) -> argparse.ArgumentParser:
@@ -55,6 +55,71 @@ def test_yaml_config_with_command_line_overrides(tmp_path):
     recipe.write_text(recipe.read_text() + "learning_rat: 0.1\n")
     with pytest.raises(ValueError, match="learning_rat"):
         training_config(["--config", str(recipe)])
+
+
+def test_finetune_help_lists_every_sft_field_and_the_data_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        florenz_cli.main(["finetune", "--help"])
+    assert exit_info.value.code == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: florenz finetune")
+    fields = [field.name for field in dataclasses.fields(FlorenzSFTConfig) if field.init]
+    missing = [name for name in fields if f"--{name}" not in shown]
+    assert len(fields) > 100 and not missing
+    for flag in ("--data_root", "--data-root", "--translated_captions", "--translated-captions", "--config"):
+        assert flag in shown
+    assert "(default: 5e-05)" in shown  # the SFT recipe's learning rate, not pre-training's
+    undocumented = [
+        action.dest
+        for action in finetune_parser()._actions
+        if action.dest in (*fields, "data_root", "translated_captions") and not (action.help or "").strip()
+    ]
+    assert not undocumented
+
+
+def test_finetune_yaml_config_with_command_line_overrides(tmp_path, monkeypatch):
+    recipe = tmp_path / "finetune.yaml"
+    recipe.write_text(
+        f"output_dir: {tmp_path / 'ft'}\nmodel: {tmp_path / 'model'}\nseen_samples: 640\n"
+        "per_device_train_batch_size: 16\nlearning_rate: 0.0001\nuse_cpu: true\ndata_root: from-yaml\n"
+    )
+    config, data_root, translated = finetune_config(
+        [
+            "--config",
+            str(recipe),
+            "--learning_rate",
+            "2e-5",
+            "--seen-samples",
+            "320",
+            "--translated-captions",
+            "a.jsonl",
+        ]
+    )
+    assert isinstance(config, FlorenzSFTConfig)
+    assert (config.learning_rate, config.seen_samples, config.max_steps) == (2e-5, 320, 320 // 16)
+    assert (config.balancing, config.weight_decay, config.use_cpu) == ("generalist", 0.05, True)
+    assert (data_root, translated) == ("from-yaml", ["a.jsonl"])
+    config, data_root, translated = finetune_config(["--config", str(recipe), "--data-root", "flag"])
+    assert (config.learning_rate, data_root, translated) == (1e-4, "flag", [])
+    # the command line alone, in both flag styles, as the README and the downstream test call it
+    snake = ["--output_dir", str(tmp_path / "ft"), "--model", "m", "--data_root", "d", "--translated_captions", "x"]
+    kebab = ["--output-dir", str(tmp_path / "ft"), "--model", "m", "--data-root", "d", "--translated-captions", "x"]
+    assert finetune_config(snake)[1:] == finetune_config(kebab)[1:] == ("d", ["x"])
+    recipe.write_text(recipe.read_text() + "translated_captions: a.jsonl\n")
+    with pytest.raises(ValueError, match="translated_captions must be a list of file paths"):
+        finetune_config(["--config", str(recipe)])
+    recipe.write_text(recipe.read_text().replace("translated_captions: a.jsonl\n", "learning_rat: 0.1\n"))
+    with pytest.raises(ValueError, match="learning_rat"):
+        finetune_config(["--config", str(recipe)])
+
+    import trainers.finetune
+
+    calls = []
+    monkeypatch.setattr(trainers.finetune, "finetune", lambda *args: calls.append(args) or tmp_path / "ft" / "final")
+    recipe.write_text(recipe.read_text().replace("learning_rat: 0.1\n", ""))
+    assert florenz_cli.main(["finetune", "--config", str(recipe), "--warmup_steps", "3", "--data-root", "d2"]) == 0
+    ((config, data_root, translated),) = calls
+    assert (config.warmup_steps, config.learning_rate, data_root, translated) == (3, 1e-4, "d2", [])
 
 
 @pytest.mark.parametrize(("samples", "batch", "warmup"), [(2048, 32, 7), (64, 16, 1), (32 * 5000, 32, 100)])

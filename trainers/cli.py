@@ -9,25 +9,17 @@ import time
 
 from dataset_builder.benchmarks import BENCHMARKS
 
-
-def _training_config(config_class: type, args: argparse.Namespace):
-    """`config_class` from `--config FILE.yaml` or from the training flags (`HfArgumentParser`), not both."""
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser(config_class)
-    if args.config:
-        if args.overrides:
-            raise ValueError("give either --config FILE.yaml or training flags, not both")
-        (config,) = parser.parse_yaml_file(args.config)
-    else:
-        (config,) = parser.parse_args_into_dataclasses(args=args.overrides)
-    return config
-
-
 TRAIN_DESCRIPTION = (
     "Train a Florenz model. Every field of FlorenzPretrainConfig / FlorenzSFTConfig (transformers "
     "Seq2SeqTrainingArguments plus model, dataset, seen_samples, max_encoder_length, …) is a flag in the library's "
     "snake_case (kebab-case aliases accepted); --config FILE.yaml sets fields, flags on the command line override it."
+)
+FINETUNE_DESCRIPTION = (
+    "Generalist fine-tune of a saved model (--model DIR) on the training splits found under --data_root and on "
+    "translated captions; resumes from output_dir. Every field of FlorenzSFTConfig (transformers "
+    "Seq2SeqTrainingArguments plus model, seen_samples, image_size, …) is a flag in the library's snake_case "
+    "(kebab-case aliases accepted); --config FILE.yaml sets fields (data_root and translated_captions too), flags "
+    "on the command line override it."
 )
 
 
@@ -50,42 +42,82 @@ def read_yaml_mapping(path: str) -> dict:
     return document
 
 
-def training_parser(recipe: str = "pretrain"):
-    """`HfArgumentParser` over the recipe's config, with `--config` and `--recipe`: what `florenz train` parses."""
+def _config_parser(config_class: type, prog: str, description: str):
+    """`HfArgumentParser` over `config_class` with `--config FILE.yaml`: the TRL pattern of train and finetune."""
     from transformers import HfArgumentParser
 
-    from .config import FlorenzPretrainConfig, FlorenzSFTConfig
-
     parser = HfArgumentParser(
-        FlorenzSFTConfig if recipe == "sft" else FlorenzPretrainConfig,
-        prog="florenz train",
-        description=TRAIN_DESCRIPTION,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        config_class, prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     parser.add_argument("--config", help="YAML file with config fields (command-line flags override it)")
+    return parser
+
+
+def training_parser(recipe: str = "pretrain"):
+    """`HfArgumentParser` over the recipe's config, with `--config` and `--recipe`: what `florenz train` parses."""
+    from .config import FlorenzPretrainConfig, FlorenzSFTConfig
+
+    config_class = FlorenzSFTConfig if recipe == "sft" else FlorenzPretrainConfig
+    parser = _config_parser(config_class, "florenz train", TRAIN_DESCRIPTION)
     parser.add_argument(
         "--recipe", choices=("pretrain", "sft"), default=recipe, help="defaults of continued pre-training or SFT"
     )
     return parser
 
 
+def finetune_parser():
+    """`HfArgumentParser` over `FlorenzSFTConfig`, with `--config` and the data flags: what `florenz finetune` parses."""
+    from .config import FlorenzSFTConfig
+
+    parser = _config_parser(FlorenzSFTConfig, "florenz finetune", FINETUNE_DESCRIPTION)
+    parser.add_argument(
+        "--data_root",
+        "--data-root",
+        dest="data_root",
+        help="folder with multi30k/ and/or coco/ in the official layouts (train splits only are read)",
+    )
+    parser.add_argument(
+        "--translated_captions",
+        "--translated-captions",
+        dest="translated_captions",
+        nargs="*",
+        default=[],
+        help="jsonl/parquet files of translated captions: image, language, target[, source]",
+    )
+    return parser
+
+
+def _fields(parser, argv: list[str], keep: tuple[str, ...]) -> dict:
+    """YAML fields (if `--config`) updated by the flags given explicitly; the `keep` dests are left out."""
+    for action in parser._actions:  # only flags given on the command line may override the YAML file
+        if action.dest not in ("help", "config", *keep):
+            action.default = argparse.SUPPRESS
+    namespace = parser.parse_args(argv)
+    fields = read_yaml_mapping(namespace.config) if namespace.config else {}
+    fields.update({name: value for name, value in vars(namespace).items() if name not in ("config", *keep)})
+    return fields
+
+
 def training_config(argv: list[str]):
     """Config from `florenz train` arguments: YAML fields (if `--config`) updated by the flags given explicitly."""
     recipe = "sft" if _flag_value(argv, "--recipe") == "sft" else "pretrain"
     parser = training_parser(recipe)
-    explicit = {
-        action.dest: action.default for action in parser._actions if action.dest not in ("help", "config", "recipe")
-    }
-    for action in parser._actions:  # only flags given on the command line may override the YAML file
-        if action.dest in explicit:
-            action.default = argparse.SUPPRESS
-    namespace = parser.parse_args(argv)
-    fields = {}
-    if namespace.config:
-        fields = read_yaml_mapping(namespace.config)
-    fields.update({name: value for name, value in vars(namespace).items() if name not in ("config", "recipe")})
-    (config,) = parser.parse_dict(fields)
+    (config,) = parser.parse_dict(_fields(parser, argv, keep=("recipe",)))
     return config
+
+
+def finetune_config(argv: list[str]) -> tuple:
+    """(FlorenzSFTConfig, data_root or None, translated caption files) from `florenz finetune` arguments."""
+    parser = finetune_parser()
+    fields = _fields(parser, argv, keep=())
+    data_root = fields.pop("data_root", None)
+    translated = fields.pop("translated_captions", [])
+    if data_root is not None and not isinstance(data_root, str):
+        raise ValueError(f"data_root must be a folder path, got {data_root!r}")
+    if not isinstance(translated, list) or not all(isinstance(item, str) for item in translated):
+        raise ValueError(f"translated_captions must be a list of file paths, got {translated!r}")
+    (config,) = parser.parse_dict(fields)
+    return config, data_root, translated
 
 
 def _flag_value(argv: list[str], flag: str) -> str | None:
@@ -97,14 +129,16 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
     return None
 
 
-class _TrainHelp(argparse.Action):
-    """`florenz train --help`: the full field list, built only when asked (importing transformers is slow)."""
+class _FieldsHelp(argparse.Action):
+    """`florenz train/finetune --help`: the full field list of `build()`'s parser, built only when asked (importing
+    transformers is slow)."""
 
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+    def __init__(self, option_strings, build, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+        self.build = build
 
     def __call__(self, parser, namespace, values, option_string=None):
-        training_parser(getattr(namespace, "recipe", None) or "pretrain").print_help()
+        self.build().print_help()
         parser.exit()
 
 
@@ -204,11 +238,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from .config import FlorenzSFTConfig
     from .finetune import finetune
 
-    config = _training_config(FlorenzSFTConfig, args)
-    final = finetune(config, args.data_root, args.translated_captions)
+    config, data_root, translated_captions = finetune_config(args.overrides)
+    final = finetune(config, data_root, translated_captions)
     print(f"saved fine-tuned model to {final}")
     return 0
 
@@ -268,15 +301,13 @@ def _register_downstream(subparsers: argparse._SubParsersAction) -> None:
 
     finetune = subparsers.add_parser(
         "finetune",
-        help="generalist fine-tune on Multi30K/COCO Karpathy train files and translated captions",
-        description="Fine-tune a saved model (--model DIR --output_dir DIR --seen_samples N …: the fields of "
-        "FlorenzSFTConfig) on the training splits found under --data-root; resumes from output_dir.",
+        help="generalist fine-tune on Multi30K/COCO Karpathy train files and translated captions (TRL-style: a YAML "
+        "config and/or flags such as --model DIR --output_dir DIR --data_root DIR)",
+        description=FINETUNE_DESCRIPTION,
+        add_help=False,
     )
-    finetune.add_argument("--data-root", help="folder with multi30k/ and/or coco/ (train splits only are read)")
-    finetune.add_argument(
-        "--translated-captions", nargs="*", default=[], help="jsonl/parquet files: image, language, target[, source]"
-    )
-    finetune.add_argument("--config", help="YAML file with the FlorenzSFTConfig fields")
+    finetune.add_argument("-h", "--help", action=_FieldsHelp, build=finetune_parser, help="list every field and exit")
+    # the fields are parsed by `finetune_config`, so that `florenz --help` needs no transformers import
     finetune.set_defaults(func=_finetune, accepts_extra_flags=True, overrides=[])
 
 
@@ -287,7 +318,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=TRAIN_DESCRIPTION,
         add_help=False,
     )
-    train.add_argument("-h", "--help", action=_TrainHelp, help="list every training field and exit")
+    train.add_argument(
+        "-h", "--help", action=_FieldsHelp, build=training_parser, help="list every training field and exit"
+    )
     # the fields themselves are parsed by `training_config`, so that `florenz --help` needs no transformers import
     train.set_defaults(func=_train, accepts_extra_flags=True, overrides=[])
 

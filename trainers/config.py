@@ -138,13 +138,24 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
         return tuple(code.strip() for code in self.translation_langs.split(",") if code.strip())
 
 
+def _new_default(name: str, default):
+    """A `FlorenzPretrainConfig` field with another default and the same help (`florenz finetune --help` shows it)."""
+    return field(default=default, metadata=FlorenzPretrainConfig.__dataclass_fields__[name].metadata)
+
+
 @dataclass
 class FlorenzSFTConfig(FlorenzPretrainConfig):
     """Generalist fine-tuning: uniform over the 11 task×language keys, higher resolution."""
 
-    image_size: int | None = 768
-    balancing: str = "generalist"
-    caption_langs: str = ",".join(LANGUAGES)
-    learning_rate: float = 5e-5
-    weight_decay: float = 0.05
-    per_device_train_batch_size: int = 32
+    image_size: int | None = field(
+        default=768,
+        metadata={
+            "help": "Image side in px, for the processor, the length check and FLOPs alike (the paper fine-tunes "
+            "at 768 after pre-training at 224)."
+        },
+    )
+    balancing: str = _new_default("balancing", "generalist")
+    caption_langs: str = _new_default("caption_langs", ",".join(LANGUAGES))
+    learning_rate: float = _new_default("learning_rate", 5e-5)
+    weight_decay: float = _new_default("weight_decay", 0.05)
+    per_device_train_batch_size: int = _new_default("per_device_train_batch_size", 32)
