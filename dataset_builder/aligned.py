@@ -22,7 +22,7 @@ import json
 import os
 import tarfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from PIL import Image
 from modeling_florenz.processing_florenz import SOURCE_LANGUAGE, TRANSLATION_TARGETS
 
 from .atomic import write_text_atomic
-from .release import ensure_writable, write_release
+from .release import ensure_writable, shard_layout, write_release
 
 # The NLLB-200 code of each of the model's languages (`LANGUAGES`).
 NLLB_CODES = {
@@ -47,6 +47,10 @@ IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 ENTRIES_CHECKPOINT = ".aligned-entries.json"
 REPORT_NAME = "build_report.json"
 MAX_REPORTED_SKIPS = 100
+# `progress(stage, advance, total)` of `build_aligned_release`: `advance` more units of `stage` are done, of `total`
+# (None: unknown, e.g. images of a streamed caption source). Stages come one after the other, in this order.
+Progress = Callable[[str, int, int | None], None]
+STAGES = ("reading images", "translating captions", "attaching sentences", "writing shards")
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,8 @@ class Translator:
         return vocab.get(code)
 
     @torch.no_grad()
-    def __call__(self, texts: Sequence[str], language: str) -> list[str]:
+    def __call__(self, texts: Sequence[str], language: str, progress: Callable[[int], None] | None = None) -> list[str]:
+        """Translations of `texts` into `language`; `progress(n)` after each batch of n texts."""
         forced = self.forced_bos_token_id(language)
         extra = {"forced_bos_token_id": forced} if forced is not None else {}
         outputs: list[str] = []
@@ -213,6 +218,8 @@ class Translator:
                 **batch, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams, do_sample=False, **extra
             )
             outputs.extend(text.strip() for text in self.tokenizer.batch_decode(generated, skip_special_tokens=True))
+            if progress is not None:
+                progress(len(batch["input_ids"]))
         return outputs
 
 
@@ -348,6 +355,10 @@ class Retriever:
 # ----------------------------------------------------------------------------------------------- build
 
 
+def _silent(stage: str, advance: int, total: int | None) -> None:
+    """The `Progress` of a build nobody watches."""
+
+
 def _decode_image(data: bytes) -> Image.Image:
     """Fully decode an image (verify alone misses truncated files); raises on anything PIL cannot read."""
     with Image.open(io.BytesIO(data)) as image:
@@ -361,6 +372,7 @@ def _entries(
     translator: Translator | None,
     retriever: Retriever,
     caption_translation_language: str | None,
+    progress: Progress,
 ) -> tuple[list[bytes], list[dict], dict]:
     """Run the model steps; entries reference images by position so they can be checkpointed as JSON."""
     from modeling_florenz.processing_florenz import build_prompt
@@ -371,6 +383,7 @@ def _entries(
     skipped: Counter = Counter()
     skipped_keys: list[str] = []
     for record in records:
+        progress(STAGES[0], 1, None)
         reason = None
         if not record.caption:
             reason = "empty_caption"
@@ -403,15 +416,19 @@ def _entries(
     if caption_translation_language and captions:
         if translator is None:
             raise ValueError("caption translation needs a translator (an MT model)")
-        translated = translator(captions, caption_translation_language)
+        translated = translator(
+            captions, caption_translation_language, progress=lambda done: progress(STAGES[1], done, len(captions))
+        )
         for i, (caption, target) in enumerate(zip(captions, translated)):
             if target:
                 entries.append(entry(i, "caption", caption_translation_language, target))
                 entries.append(entry(i, "translate", caption_translation_language, target, source=caption))
     pairs_report = {}
     image_index = retriever.index(decoded, captions) if parallel and decoded else None
+    sentences = sum(len(pairs) for pairs in parallel.values())
     for language, pairs in sorted(parallel.items()):
         matches = retriever.attach(image_index, [source for source, _ in pairs]) if image_index is not None else []
+        progress(STAGES[2], len(pairs), sentences)
         for sentence, image, _ in matches:
             source, target = pairs[sentence]
             entries.append(entry(image, "translate", language, target, source=source))
@@ -441,12 +458,15 @@ def build_aligned_release(
     caption_translation_language: str | None = "de",
     parameters: Mapping | None = None,
     rows_per_shard: int = 1000,
+    progress: Progress | None = None,
 ) -> dict:
     """Build a release from real corpora; returns the build report (also written to ``build_report.json``).
 
     Rows are ``train`` only (real-data evaluation sets are separate releases). ``parameters`` describe the inputs and
-    models and pin the resume: an existing checkpoint/manifest from other parameters is refused.
+    models and pin the resume: an existing checkpoint/manifest from other parameters is refused. ``progress`` is told
+    what each stage (`STAGES`) has done, for a progress bar; a resumed build reports only the stages it runs.
     """
+    progress = progress or _silent
     allowed = TRANSLATION_TARGETS
     targets = set(parallel) | ({caption_translation_language} if caption_translation_language else set())
     unknown = sorted(targets - set(allowed))
@@ -472,7 +492,9 @@ def build_aligned_release(
         images = [(out / ".aligned-images" / name).read_bytes() for name in image_paths]
         entries, report = state["entries"], state["report"]
     else:
-        images, entries, report = _entries(records, parallel, translator, retriever, caption_translation_language)
+        images, entries, report = _entries(
+            records, parallel, translator, retriever, caption_translation_language, progress
+        )
         image_dir = out / ".aligned-images"
         image_dir.mkdir(exist_ok=True)
         image_paths = []
@@ -495,6 +517,13 @@ def build_aligned_release(
     plan = {(key, "train"): len(items) for key, items in by_key.items()}
     if not plan:
         raise ValueError("no usable rows: every image was skipped or no caption was given")
+    shard_rows = {
+        relative: len(indices)
+        for (key, split), count in plan.items()
+        for relative, indices in shard_layout(key, split, count, rows_per_shard)
+    }
+    total_rows = sum(shard_rows.values())
+    progress(STAGES[3], sum(count for relative, count in shard_rows.items() if (out / relative).exists()), total_rows)
     write_release(
         out,
         plan,
@@ -510,6 +539,7 @@ def build_aligned_release(
         or [("user-provided corpora", "see the original corpora")],
         license="other",
         rows_per_shard=rows_per_shard,
+        progress=lambda relative: progress(STAGES[3], shard_rows[relative], total_rows),
     )
     report = {**report, "rows": {key: len(items) for key, items in sorted(by_key.items())}}
     write_text_atomic(out / REPORT_NAME, json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

