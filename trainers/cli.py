@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import TYPE_CHECKING
 
 from dataset_builder.benchmarks import BENCHMARKS
+
+if TYPE_CHECKING:
+    from .config import FlorenzSFTConfig
 
 TRAIN_DESCRIPTION = (
     "Train a Florenz model. Every field of FlorenzPretrainConfig / FlorenzSFTConfig (transformers "
@@ -106,7 +110,7 @@ def training_config(argv: list[str]):
     return config
 
 
-def finetune_config(argv: list[str]) -> tuple:
+def finetune_config(argv: list[str]) -> tuple[FlorenzSFTConfig, str | None, list[str]]:
     """(FlorenzSFTConfig, data_root or None, translated caption files) from `florenz finetune` arguments."""
     parser = finetune_parser()
     fields = _fields(parser, argv, keep=())
