@@ -81,6 +81,24 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
         self.generation_sets = tuple(generation_sets)
         self.caption_langs = tuple(caption_langs)
 
+    def create_optimizer(self, model=None):
+        """The Trainer's AdamW, with the cross-attention gates (`*_gate`) in groups of their own at
+        `args.gate_learning_rate` when it is set; the schedule scales every group alike."""
+        optimizer = super().create_optimizer(model)
+        gate_lr = getattr(self.args, "gate_learning_rate", None)
+        if gate_lr is None:
+            return optimizer
+        gates = {id(p) for name, p in self.model.named_parameters() if name.endswith("_gate") and p.requires_grad}
+        groups = []
+        for group in optimizer.param_groups:
+            rest = [p for p in group["params"] if id(p) not in gates]
+            mine = [p for p in group["params"] if id(p) in gates]
+            groups += [g for g in ({**group, "params": rest}, {**group, "params": mine, "lr": gate_lr}) if g["params"]]
+        optimizer.param_groups.clear()
+        for group in groups:
+            optimizer.add_param_group(group)
+        return optimizer
+
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval", **gen_kwargs):
         if eval_dataset is not None or not self.eval_sets:
             return super().evaluate(
