@@ -162,8 +162,8 @@ def _config(out: Path, model: Path) -> FlorenzSFTConfig:
         per_device_train_batch_size=8,
         learning_rate=1e-2,
         warmup_steps=5,
-        save_steps=FT_STEPS // 2,
-        logging_steps=FT_STEPS // 2,
+        save_steps=FT_STEPS // 4,
+        logging_steps=FT_STEPS // 4,
         use_cpu=True,
         max_encoder_length=48,
         max_decoder_length=32,
@@ -207,15 +207,16 @@ def test_finetune_resumes_and_improves_the_fixture_task(setup, tmp_path):
     predictions = [p["prediction"] for p in _lines(tmp_path / "after" / "predictions.jsonl")]
     assert len(set(predictions)) > 1, predictions  # the output depends on the source sentence
 
-    # Interrupted run: keep only the half-way checkpoint, run again → it resumes there and ends with the same weights.
-    half, full = FT_STEPS // 2, FT_STEPS
+    # Interrupted run: drop the last checkpoint, run again → it resumes from the one before and ends with the same
+    # weights (save_total_limit=2 keeps the checkpoints at 3/4 and 4/4 of the run).
+    kept_step, full = FT_STEPS * 3 // 4, FT_STEPS
     uninterrupted = load_file(str(final / "model.safetensors"))
     shutil.rmtree(final)
     shutil.rmtree(tmp_path / "ft" / f"checkpoint-{full}")
-    kept = tmp_path / "ft" / f"checkpoint-{half}" / "model.safetensors"
+    kept = tmp_path / "ft" / f"checkpoint-{kept_step}" / "model.safetensors"
     mtime = kept.stat().st_mtime_ns
     resumed = finetune(_config(tmp_path / "ft", model), root)
-    assert kept.stat().st_mtime_ns == mtime  # a run from scratch would have rewritten the half-way checkpoint
+    assert kept.stat().st_mtime_ns == mtime  # a run from scratch would have rewritten it
     state = json.loads((tmp_path / "ft" / f"checkpoint-{full}" / "trainer_state.json").read_text())
     assert state["global_step"] == full
     weights = load_file(str(resumed / "model.safetensors"))
