@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, HfApi, SpaceCard, get_token
 
+from dataset_builder.atomic import atomic_folder
 from model_tools.model_card import card_metadata, rebuild_model_card, write_model_card
 
 from .examples import write_examples
@@ -58,19 +58,8 @@ class RepoFolder:
 
 def _assemble(destination: Path, fill: Callable[[Path], None]) -> Path:
     """Build a folder with `fill(staging)` next to `destination`, then swap it in (the old one is removed)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}-"))
-    try:
+    with atomic_folder(destination) as staging:
         fill(staging)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)
-        if destination.exists():
-            shutil.rmtree(destination)
-        os.replace(staging, destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return destination
 
 

@@ -89,17 +89,22 @@ def test_experiment_smoke_writes_runs_fit_and_report(tmp_path):
     assert (table.vision_pretraining_compute > 0).all()
     total = table.compute + table.vision_pretraining_compute + table.lm_pretraining_compute
     assert np.allclose(table.compute_all, total, rtol=1e-12)
-    assert table["ce_heldout_unseen_caption"].notna().all() and table["acc_shuffled_disambiguation-fr"].notna().all()
-    largest = table.seen_samples == table.seen_samples.max()  # generation metrics only at the largest budget
-    assert (
-        table.loc[largest, "bleu_translation-fr"].notna().all()
-        and table.loc[~largest, "bleu_translation-fr"].isna().all()
-    )
+    assert table["ce_gap_unseen"].notna().all()  # CE and gaps at every budget, the rest at the largest only
+    largest = table.seen_samples == table.seen_samples.max()
+    for column in ("bleu_translation-fr", "ce_heldout_unseen_caption", "acc_shuffled_disambiguation-fr"):
+        assert table.loc[largest, column].notna().all() and table.loc[~largest, column].isna().all(), column
     fit = json.loads((tmp_path / "fit" / "fit.json").read_text())
     assert {"seen_caption", "unseen_caption", "translation"} <= set(fit)
     report = (tmp_path / "report.md").read_text()
     for section in ("## Runs", "## Fitted laws", "## Emergence", "## Scenes-CoMMuTE", "## Shapes compared"):
         assert section in report
+    # The best model's downstream evaluation on the release's exports is in the report, as results.json holds it.
+    downstream = json.loads((tmp_path / "downstream" / "eval" / "results.json").read_text())
+    assert {r["benchmark"] for r in downstream["results"]} == {"multi30k", "commute", "xm3600", "coco-karpathy"}
+    section = report.split("## Downstream", 1)[1].split("\n## ", 1)[0]
+    assert "### XM3600 CIDEr-D" in section and "### CoMMuTE" in section
+    coco = next(r for r in downstream["results"] if r["benchmark"] == "coco-karpathy" and r["metric"] == "cider")
+    assert f"| COCO Karpathy test en | " in section and f"| {coco['n']} |" in section
     # The best model is exported with a card whose model-index holds its runs.csv numbers, and the outputs release.
     from huggingface_hub import ModelCard
 

@@ -424,16 +424,19 @@ def evaluate_benchmarks(
     return payload
 
 
-def downstream_report_section(model_dir: str | Path, release: str | Path, out: str | Path, **kwargs: Any) -> str:
-    """Hook for the experiment report: export `release`'s eval splits (once) into `out/benchmarks`, evaluate
-    `model_dir` on all four benchmarks into `out/eval` (resumable), and return the markdown tables."""
+DOWNSTREAM = "downstream"  # the experiment's folder: benchmarks/ (the Scenes exports) and eval/ (florenz evaluate)
+
+
+def evaluate_downstream(model_dir: str | Path, release: str | Path, out: str | Path, **kwargs: Any) -> dict:
+    """The experiment's downstream stage: export `release`'s eval splits (once) into `out/benchmarks` and evaluate
+    `model_dir` on all four benchmarks into `out/eval` (resumable); returns the results.json payload."""
     from dataset_builder.benchmarks.export import export_benchmarks
 
     out = Path(out)
     data_root = out / "benchmarks"
     if not (data_root / "export.json").is_file():
         export_benchmarks(release, data_root)
-    return downstream_table(evaluate_benchmarks(model_dir, data_root, out / "eval", **kwargs))
+    return evaluate_benchmarks(model_dir, data_root, out / "eval", **kwargs)
 
 
 # --- Table 4 ---------------------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ on text tokenised here (the XM3600 protocol below) instead of the Java PTB token
 XM3600 protocol (the paper's, with our tokenisers): NFKC → word tokenisation → every punctuation character deleted,
 also inside words (`l'homme` → `lhomme`) → lower-case. Tokenisers: jieba (dictionary/HMM segmentation) for Chinese, a
 Unicode word regex (letters/digits with inner apostrophes and hyphens kept) for every other language. The paper used
-Stanza's neural `tokenize` pipelines; Stanza and its models are not installed here, so the size of that difference is
-not measured. Where they differ: Stanza splits English clitics ("don't" → "do n't" → "do nt", ours "dont") and French
+Stanza's neural `tokenize` pipelines. Stanza itself installs from PyPI (1.15.0), but its models download from the
+Hugging Face Hub at first use, which this offline machine cannot reach ("Could not resolve host: huggingface.co"), so
+the size of that difference is not measured. Where they differ: Stanza splits English clitics ("don't" → "do n't" → "do nt", ours "dont") and French
 elisions ("l'homme" → "l' homme" → "l homme", ours "lhomme"), and its Chinese segmentation differs from jieba's; CIDEr
 of Chinese depends strongly on the segmenter, so zh numbers are comparable only with the same segmenter.
 """

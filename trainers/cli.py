@@ -170,11 +170,9 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _experiment(args: argparse.Namespace) -> int:
-    from .experiment import run_experiment, run_lr_sweep
+    from .experiment import run_experiment
 
-    if args.lr_sweep:
-        print(f"learning-rate sweep: {run_lr_sweep(args.preset, args.out, num_threads=args.threads)}")
-    report = run_experiment(args.preset, args.out, num_threads=args.threads)
+    report = run_experiment(args.preset, args.out, num_threads=args.threads, lr_sweep=args.lr_sweep)
     print(f"report: {report}")
     return 0
 

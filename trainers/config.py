@@ -63,6 +63,13 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
         },
     )
     lm_pretraining_steps: int = field(default=0, metadata={"help": "Steps of that LM pretraining (batches of 32)."})
+    gate_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "Peak learning rate of the tanh gates of gated cross-attention (Gemma decoders); None = "
+            "learning_rate. Gates start at 0, so at small budgets the shared rate barely opens them."
+        },
+    )
     train_vision: bool = field(
         default=False,
         metadata={"help": "Also train the vision tower + projector (only for models without a pretrained one)."},
@@ -115,6 +122,8 @@ class FlorenzPretrainConfig(Seq2SeqTrainingArguments):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"--{name} must be a positive integer, got {value!r}")
+        if self.gate_learning_rate is not None and not self.gate_learning_rate > 0:
+            raise ValueError(f"--gate_learning_rate must be positive or unset, got {self.gate_learning_rate!r}")
         scaled_warmup = self.warmup_steps is None
         if scaled_warmup:
             self.warmup_steps = 0

@@ -102,11 +102,13 @@ def evaluate_run(
     max_new_tokens: int = 32,
     heldout_sets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     generate: bool = True,
+    disambiguation: bool = True,
 ) -> dict[str, float]:
     """All per-run numbers that `runs.csv` carries besides the bookkeeping columns.
 
     heldout_sets: the compositional hold-out (shape-colour pairs never trained), scored by CE as `ce_heldout_*`.
-    generate=False skips the generation metrics (captions and translations), the costly part on CPU.
+    generate=False skips the generation metrics (captions and translations), the costly part on CPU;
+    disambiguation=False skips Scenes-CoMMuTE.
     """
     groups = split_eval_sets(list(eval_sets), caption_langs)
     ce_sets = {name: eval_sets[name] for group in CE_GROUPS for name in groups[group]}
@@ -133,5 +135,6 @@ def evaluate_run(
         gen_kwargs = {"num_beams": num_beams, "max_new_tokens": max_new_tokens}
         _caption_generation(trainer, eval_sets, groups, row, generation_rows, gen_kwargs)
         _translation_generation(trainer, eval_sets, groups, row, generation_rows, gen_kwargs)
-    _disambiguation(trainer, eval_sets, groups, row)
+    if disambiguation:
+        _disambiguation(trainer, eval_sets, groups, row)
     return row

@@ -8,20 +8,24 @@ ones, and the fit and report are recomputed from the files.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from dataset_builder.atomic import write_text_atomic
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import build_scenes_release, ensure_writable
 
+from .benchmark_eval import DOWNSTREAM, evaluate_downstream
 from .export import export_best_model
 from .fit import run_fit
 from .report import GRID_EXPERIMENT as GRID
-from .report import write_report
+from .report import INVOCATIONS, write_report
 from .runs_table import RUNS_CSV
 from .sweep import run_sweep
 
@@ -36,6 +40,9 @@ class ExperimentPlan:
     the multiples of each size's rule-of-thumb rate that `--lr-sweep` trains, so the rate per size is checked on data.
     `lm_languages`: the T levels (languages of the decoder's text-only LM pretraining, `lm_pretraining_steps` steps);
     every grid size is trained at every level, so the factor law's T term is fitted on one comparable grid.
+    `t_gate_learning_rate`: the nano pair's rate for its cross-attention gates, which start at 0 and would barely open
+    within the pair's few steps at the shared rate (runs.csv reports tanh(gate)). `downstream_*`: decoding of the
+    downstream evaluation (`florenz evaluate --benchmark all`) of the exported best model on the release's exports.
     """
 
     description: str
@@ -50,6 +57,7 @@ class ExperimentPlan:
     num_eval: int = 100
     generation_rows: int = 100
     t_generation_rows: int = 24  # the nano pair decodes with a 262k-row head: generation there costs minutes on CPU
+    t_num_eval: int | None = None  # rows per eval set of the nano pair (None: num_eval); its CE is costly on CPU too
     max_encoder_length: int = 48
     max_decoder_length: int = 32
     vision_pretraining_steps: int = 300
@@ -58,6 +66,9 @@ class ExperimentPlan:
     lr_factors: tuple[float, ...] = (0.5, 1.0, 2.0)
     lm_languages: tuple[int, ...] = (0,)
     lm_pretraining_steps: int = 0
+    t_gate_learning_rate: float | None = None
+    downstream_num_beams: int = 4
+    downstream_max_new_tokens: int = 128
 
 
 # One object per scene, short captions: small models learn to look at the image within a CPU budget (see the measured
@@ -68,18 +79,24 @@ PLANS: dict[str, ExperimentPlan] = {
     "quick": ExperimentPlan(
         description="CPU grid for 2 cores in under an hour",
         presets=("scenes-xs", "scenes-s", "scenes-m", "scenes-l"),
-        samples=(4096, 8192, 16384, 32768),
+        samples=(3072, 6144, 12288),
         seeds=(0, 1),
         # Grounding switches on after a number of optimizer steps rather than samples: batches of 16 give the largest
         # size twice the steps of batches of 32 at the same budget (docs/architecture.md has the measured runs).
         batch_size=16,
         t_presets=("scenes-nano", "scenes-nano-scratch"),
         t_samples=128,
-        t_seeds=(0, 1),
+        t_seeds=(0,),
         t_batch_size=8,
         t_generation_rows=6,
+        t_num_eval=24,
+        t_gate_learning_rate=1e-2,
         corpus=_SINGLE_OBJECT_SCENES,
-        lr_samples=8192,
+        lr_samples=6144,
+        lm_languages=(0, 6),
+        lm_pretraining_steps=200,
+        downstream_num_beams=1,
+        downstream_max_new_tokens=32,
     ),
     "smoke": ExperimentPlan(
         description="minutes-long plumbing check of the whole pipeline (two T levels, no nano pair)",
@@ -98,6 +115,8 @@ PLANS: dict[str, ExperimentPlan] = {
         lr_factors=(0.5, 2.0),
         lm_languages=(0, 6),
         lm_pretraining_steps=2,
+        downstream_num_beams=1,
+        downstream_max_new_tokens=8,
     ),
     "full": ExperimentPlan(
         description="GPU grid: five sizes, both decoder kinds, four budgets, three seeds",
@@ -177,9 +196,15 @@ def run_lr_sweep(plan_name: str, out: str | Path, num_threads: int | None = None
     return table
 
 
-def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = None) -> Path:
-    """Run (or resume) the named plan into `out`; returns the path of `out/report.md`."""
+def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = None, lr_sweep: bool = False) -> Path:
+    """Run (or resume) the named plan into `out`, after `run_lr_sweep` with `lr_sweep`; returns `out/report.md`.
+
+    Each invocation's wall time is appended to `out/invocations.jsonl`, so a resumed or extended run keeps the time
+    of the one that trained the grid, and the report lists them all."""
     started = time.perf_counter()
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if lr_sweep:
+        print(f"[experiment] learning-rate sweep: {run_lr_sweep(plan_name, out, num_threads)}", flush=True)
     plan, out, common = _prepare(plan_name, out, num_threads)
     print(f"[experiment] size × samples grid: {plan.presets} × {plan.samples} × seeds {plan.seeds}", flush=True)
     print(f"[experiment] T levels (LM-pretraining languages): {plan.lm_languages}", flush=True)
@@ -196,7 +221,7 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
     )
     if plan.t_presets:
         print(f"[experiment] nano pair: {plan.t_presets} at S={plan.t_samples} × seeds {plan.t_seeds}", flush=True)
-        t_common = {**common, "generation_rows": plan.t_generation_rows}
+        t_common = {**common, "generation_rows": plan.t_generation_rows, "num_eval": plan.t_num_eval or plan.num_eval}
         run_sweep(
             out,
             plan.t_presets,
@@ -204,6 +229,7 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
             plan.t_seeds,
             batch_size=plan.t_batch_size,
             experiment="nano",
+            overrides={"gate_learning_rate": plan.t_gate_learning_rate} if plan.t_gate_learning_rate else None,
             **t_common,
         )
     print("[experiment] fitting scaling laws on the grid", flush=True)
@@ -213,7 +239,18 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
     for kind in kinds:
         folder = out / ("fit" if kind == main else f"fit_{kind}")
         run_fit(out / RUNS_CSV, folder, where={"experiment": GRID, "decoder_kind": kind})
-    report = write_report(out, plan_name, dataclasses.asdict(plan), wall_seconds=time.perf_counter() - started)
+    best = export_best_model(out)
+    print(f"[experiment] best model: {best}; downstream evaluation on the release's benchmark exports", flush=True)
+    evaluate_downstream(
+        best,
+        common["dataset"],
+        out / DOWNSTREAM,
+        num_beams=plan.downstream_num_beams,
+        max_new_tokens=plan.downstream_max_new_tokens,
+    )
+    record = {"started": when, "wall_seconds": round(time.perf_counter() - started, 1), "lr_sweep": lr_sweep}
+    previous = (out / INVOCATIONS).read_text(encoding="utf-8") if (out / INVOCATIONS).is_file() else ""
+    write_text_atomic(out / INVOCATIONS, previous + json.dumps(record) + "\n")
+    report = write_report(out, plan_name, dataclasses.asdict(plan))
     print(f"[experiment] report: {report}", flush=True)
-    print(f"[experiment] best model: {export_best_model(out)}", flush=True)
     return report

@@ -12,9 +12,9 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
+from dataset_builder.atomic import atomic_folder
 from dataset_builder.release import MANIFEST_NAME
 from model_tools.model_card import base_models, build_model_card, card_metadata, write_model_card
 
@@ -70,8 +70,7 @@ def export_best_model(out: str | os.PathLike) -> Path:
     summary = f"The best model of the Florenz-Scenes scaling experiment, run `{row['run_id']}`: {why}."
     training = {**info.get("training", {}), "run_id": row["run_id"], "parameters": int(_number(row, "params"))}
     destination = out / BEST_MODEL_DIR
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=f".{BEST_MODEL_DIR}-"))
-    try:
+    with atomic_folder(destination) as staging:
         shutil.copytree(source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("training_args.bin"))
         card = build_model_card(
             model_id=str(destination),
@@ -84,17 +83,6 @@ def export_best_model(out: str | os.PathLike) -> Path:
             results=row,
         )
         write_model_card(staging, card)
-        os.chmod(staging, 0o777 & ~_umask())
-        retired = None
-        if destination.exists():
-            retired = Path(tempfile.mkdtemp(dir=out, prefix=f".{BEST_MODEL_DIR}-old-"))
-            os.replace(destination, retired / BEST_MODEL_DIR)
-        os.replace(staging, destination)
-        if retired:
-            shutil.rmtree(retired, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return destination
 
 
@@ -105,9 +93,3 @@ def _release_coverage(out: Path) -> dict[str, list[str]]:
         raise FileNotFoundError(f"neither the run's model card nor {manifest} says which languages it was trained on")
     parameters = json.loads(manifest.read_text(encoding="utf-8"))["parameters"]["scenes_config"]
     return {"caption_languages": parameters["caption_langs"], "translation_languages": parameters["translation_langs"]}
-
-
-def _umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.flop_counter import FlopCounterMode
 
+from dataset_builder.atomic import atomic_path
 from dataset_builder.corpus import ScenesConfig, make_row
 
 LM_LANGUAGES = ("en", "de", "fr", "es", "ru", "zh")  # the first k are pretrained for T level k
@@ -95,7 +96,5 @@ def load_or_pretrain_decoder(
         return
     pretrain_decoder(model, tokenizer, corpus, languages, steps)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k.startswith(DECODER_PREFIX)}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    save_file(state, tmp)
-    tmp.replace(cache)
+    with atomic_path(cache) as tmp:
+        save_file(state, tmp)

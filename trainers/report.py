@@ -16,6 +16,7 @@ import pandas as pd
 
 from dataset_builder.atomic import write_text_atomic
 
+from .benchmark_eval import DOWNSTREAM, downstream_table
 from .runs_table import CE_GROUPS, RUNS_CSV, read_runs
 
 # Compute-law exponents of the Florenz paper (v1, Table 2; log10 space).
@@ -23,6 +24,7 @@ PAPER_ALPHA1 = {"unseen_caption": -0.15, "translation": -0.18, "seen_caption": -
 PAPER_BETA = {"unseen_caption": (-0.16, -0.04), "translation": (-0.15, -0.19), "seen_caption": (-0.13, -0.15)}
 GROUPS = ("seen_caption", "unseen_caption", "translation")
 GRID_EXPERIMENT = "grid"
+INVOCATIONS = "invocations.jsonl"  # one line per `florenz experiment` invocation: start time, wall seconds, lr sweep
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -46,7 +48,8 @@ def _largest_budget(runs: pd.DataFrame) -> pd.DataFrame:
 def _mean_std(frame: pd.DataFrame, column: str) -> pd.Series:
     grouped = frame.groupby(["preset", "seen_samples"])[column]
     mean, std = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
-    return mean.map(lambda v: f"{v:.3f}") + " ± " + std.map(lambda v: f"{v:.3f}")
+    cells = mean.map(lambda v: f"{v:.3f}") + " ± " + std.map(lambda v: f"{v:.3f}")
+    return cells.where(mean.notna(), "–")  # not evaluated at this budget
 
 
 def run_table(runs: pd.DataFrame) -> str:
@@ -327,7 +330,37 @@ def lr_sweep_table(out: Path) -> str:
     return "\n".join(lines)
 
 
-def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], wall_seconds: float) -> Path:
+def downstream_section(out: Path) -> str:
+    """The exported best model on the release's exports in the four official layouts (`florenz evaluate`), as the
+    paper's Table 4; Scenes numbers, not comparable with the paper's real-benchmark numbers."""
+    path = out / DOWNSTREAM / "eval" / "results.json"
+    if not path.is_file():
+        return "Not evaluated (no downstream/eval/results.json)."
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    settings = payload["settings"]
+    table = downstream_table(payload).replace("\n## ", "\n### ").split("\n", 2)[2]  # drop the page title
+    return (
+        f"Model `{Path(settings['model']).name}` on the Scenes test splits exported by `florenz data export-benchmarks`,"
+        f" decoded with {settings['num_beams']} beam(s), ≤ {settings['max_new_tokens']} new tokens; "
+        f"{payload['wall_seconds'] / 60:.1f} min. Full predictions: `{DOWNSTREAM}/eval/predictions.jsonl`.\n\n"
+        + table
+    )
+
+
+def invocations_line(out: Path) -> str:
+    """The wall time of every invocation into `out` (the first one trains the grid; later ones resume or extend)."""
+    path = out / INVOCATIONS
+    if not path.is_file():
+        return "No invocation times recorded."
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    parts = [
+        f"{r['started']}: {r['wall_seconds'] / 60:.1f} min" + (" (incl. the learning-rate sweep)" if r["lr_sweep"] else "")
+        for r in records
+    ]
+    return f"Wall time of the invocations into this folder: {'; '.join(parts)}."
+
+
+def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any]) -> Path:
     out = Path(out)
     runs = read_runs(out / RUNS_CSV)
     experiment = runs["experiment"] if "experiment" in runs else pd.Series([GRID_EXPERIMENT] * len(runs))
@@ -350,7 +383,7 @@ def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], w
                 if plan["t_presets"]
                 else ""
             )
-            + f"This invocation took {wall_seconds / 60:.1f} min. Corpus: Florenz-Scenes {plan['corpus']}, captions "
+            + f"{invocations_line(out)} Corpus: Florenz-Scenes {plan['corpus']}, captions "
             "in en/de only, translations en→de/fr/es/ru/zh from other sentence types than the captions (the release "
             "card lists the caption/translation overlap per language). CE = mean over samples of the per-sample mean "
             "token CE (nats/token); seen = caption-en/de, unseen = caption-fr/es/ru/zh.",
@@ -383,6 +416,8 @@ def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any], w
             disambiguation_table(grid),
             "## Nano pair: real Gemma-3 decoder vs its scratch twin (separate experiment, CE per Gemma token)",
             nano_table(nano),
+            "## Downstream: the best model on Scenes exports in the official benchmark layouts",
+            downstream_section(out),
             "## Learning rate per size",
             lr_sweep_table(out),
             "## Shapes compared with the paper",

@@ -10,12 +10,13 @@ tokens, so that shape recognition is not the bottleneck. No pretrained vision to
 offline: with `vision_pretraining_steps` (as the experiment plans set it) one DaViT per seed, shared by every grid size,
 is first pretrained on scene attributes and then frozen as in the paper, and each size's projector learns with the
 captioner; otherwise the vision side trains with the rest (`train_vision`).
-Decoders trained from scratch train everything else (freeze policy "all"); the pretrained nano decoder keeps the
-paper's policy (only cross-attention, gates, their norms and the embeddings learn inside Gemma).
+Decoders trained from scratch train everything else (freeze policy "all"); both members of the nano pair keep the
+paper's policy (only cross-attention, gates, their norms and the embeddings learn inside Gemma), so the pair differs
+in the values of the frozen decoder weights only — pretrained or random.
 
 Learning rate per size follows one rule instead of per-point tuning: lr = 1e-3 · (128 / d)^0.75, a width scaling
 that keeps the widest sizes from training too hot at the small sizes' rate (docs/architecture.md lists the
-measurement behind it); the pretrained nano decoder uses 3e-4.
+measurement behind it); the nano pair uses 3e-4.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def _build_presets() -> dict[str, dict[str, Any]]:
         **copy.deepcopy(nano),
         "decoder_init": "scratch",
         "tokenizer": "gemma3",
-        "freeze_policy": "all",
+        "freeze_policy": "paper",
         "width": width,
         "vision_tower": "scenes-nano",
     }
@@ -148,7 +149,7 @@ SCENES_PRESETS = _build_presets()
 def learning_rate_for(name: str) -> float:
     """The per-size learning rate rule of the module docstring."""
     preset = SCENES_PRESETS[name]
-    if preset["decoder_init"] == "pretrained":
+    if preset["tokenizer"] == "gemma3":  # the nano pair: one rate, as both train the same parameters
         return 3e-4
     return 1e-3 * (128 / preset["width"]) ** 0.75
 

@@ -7,6 +7,7 @@ on request, generation metrics.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,6 +43,13 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
     `eval_dataset` reports `eval_ce_<name>` for each set (mean over samples of the mean token CE), the group means
     `eval_ce_seen_caption` / `eval_ce_unseen_caption` / `eval_ce_translation` (coverage from `caption_langs`) and,
     for the sets in `generation_sets`, `eval_bleu_<name>` from beam-search generations.
+
+    Those generations go through `Seq2SeqTrainer.predict` (`predict_with_generate=True`, so the rows are sharded over
+    processes like any eval set); BLEU is scored on its output against the rows' own targets rather than in a
+    `compute_metrics` on decoded labels, which are truncated to `max_decoder_length`. Prefix-mode generation
+    (`generate_texts(prefix=True)`, the end-of-run evaluation) keeps its own loop, because the processor strips the
+    forced prefix using the prefix rows of its latest call, which `predict` overwrites batch by batch before decoding,
+    and `prediction_step` drops the forced `decoder_input_ids` of any batch where they have the labels' shape.
     """
 
     def __init__(
@@ -78,8 +86,28 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
         unknown = set(generation_sets) - set(self.eval_sets)
         if unknown:
             raise ValueError(f"generation_sets {sorted(unknown)} are not among eval_sets {sorted(self.eval_sets)}")
+        if generation_sets and not args.predict_with_generate:
+            raise ValueError("generation_sets need predict_with_generate=True (their BLEU is scored on predict())")
         self.generation_sets = tuple(generation_sets)
         self.caption_langs = tuple(caption_langs)
+
+    def create_optimizer(self, model=None):
+        """The Trainer's AdamW, with the cross-attention gates (`*_gate`) in groups of their own at
+        `args.gate_learning_rate` when it is set; the schedule scales every group alike."""
+        optimizer = super().create_optimizer(model)
+        gate_lr = getattr(self.args, "gate_learning_rate", None)
+        if gate_lr is None:
+            return optimizer
+        gates = {id(p) for name, p in self.model.named_parameters() if name.endswith("_gate") and p.requires_grad}
+        groups = []
+        for group in optimizer.param_groups:
+            rest = [p for p in group["params"] if id(p) not in gates]
+            mine = [p for p in group["params"] if id(p) in gates]
+            groups += [g for g in ({**group, "params": rest}, {**group, "params": mine, "lr": gate_lr}) if g["params"]]
+        optimizer.param_groups.clear()
+        for group in groups:
+            optimizer.add_param_group(group)
+        return optimizer
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval", **gen_kwargs):
         if eval_dataset is not None or not self.eval_sets:
@@ -93,7 +121,7 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
                 metrics[f"{metric_key_prefix}_{ce_column(group)}"] = sum(ce[n] for n in names) / len(names)
         for name in self.generation_sets:
             rows = self.eval_sets[name]
-            hyps = self.generate_texts(rows, **gen_kwargs)
+            hyps = self.predict_texts(rows, **gen_kwargs)
             metrics[f"{metric_key_prefix}_bleu_{name}"] = bleu(
                 hyps, [row["target"] for row in rows], rows[0]["language"]
             )
@@ -152,6 +180,29 @@ class FlorenzSeq2SeqTrainer(Seq2SeqTrainer):
             else:
                 gen_kwargs["max_new_tokens"] = 64
         return gen_kwargs
+
+    def predict_texts(self, rows: Sequence[Mapping[str, Any]], **gen_kwargs: Any) -> list[str]:
+        """Decode each row's prompt through `predict` with the arguments of `generate_texts` (no prefix)."""
+        gen_kwargs = self._generation_kwargs(gen_kwargs)
+        max_length, max_new_tokens = gen_kwargs.pop("max_length", None), gen_kwargs.pop("max_new_tokens", None)
+        # One limit, max_length, counted as in generate_texts (the decoder start token is the one forced token):
+        # prediction_step writes max_length=20 into the model's generation config, and generate warns on every batch
+        # that has a max_new_tokens beside it.
+        gen_kwargs["max_length"] = max_length if max_length is not None else max_new_tokens + 1
+        if gen_kwargs["max_length"] < 2:
+            raise ValueError(
+                f"generation max_length={gen_kwargs['max_length']} leaves no room after the decoder start token"
+            )
+        model = self.model
+        saved = model.generation_config
+        model.generation_config = copy.deepcopy(saved)
+        model.generation_config.max_new_tokens = None  # a folder's saved max_new_tokens would win over max_length
+        try:
+            predictions = self.predict(list(rows), **gen_kwargs).predictions
+        finally:
+            model.generation_config = saved  # prediction_step also fills every generation default into the config
+        # the -100 that pads batches to one width decodes to nothing
+        return self.processing_class.batch_decode(predictions, skip_special_tokens=True, strip_prefix=False)
 
     @torch.no_grad()
     def generate_texts(self, rows: Sequence[Mapping[str, Any]], prefix: bool = False, **gen_kwargs: Any) -> list[str]:

@@ -51,77 +51,100 @@ def image_path(root: Path, split: str, name: str) -> Path:
     return root / "multi30k" / _FLICKR_FOLDERS.get(split, "flickr30k-images") / name
 
 
+_TASKS = {  # task → (splits, languages, what the language is, image list file)
+    1: (TASK1_SPLITS, TASK1_LANGUAGES, "target", "{split}.txt"),
+    2: (TASK2_SPLITS, TASK2_LANGUAGES, "caption", "{split}_images.txt"),
+}
+
+
 def _check_choice(value: str, allowed: tuple[str, ...], what: str) -> None:
     if value not in allowed:
         raise ValueError(f"unknown Multi30K {what} {value!r}; allowed: {', '.join(allowed)}")
 
 
-def _image_list(root: Path, path: Path) -> tuple[list[str], list[Path]]:
-    names = read_lines(path)
-    split = path.stem.removesuffix("_images")
-    return names, [image_path(root, split, name) for name in names]
+def _available(root: str | Path, task: int) -> list[str]:
+    splits, _, _, list_name = _TASKS[task]
+    folder = Path(root) / "multi30k" / "data" / f"task{task}" / "image_splits"
+    return [split for split in splits if (folder / list_name.format(split=split)).is_file()]
 
 
-def task1_available(root: str | Path) -> list[str]:
-    """Task 1 splits whose image list exists (the evaluator's default when no split is named)."""
-    folder = Path(root) / "multi30k" / "data" / "task1" / "image_splits"
-    return [split for split in TASK1_SPLITS if (folder / f"{split}.txt").is_file()]
-
-
-def load_task1(root: str | Path, split: str, language: str, check_image_files: bool = True):
-    """Translation rows (`source` = English, `references` = [target]) of one task-1 split and target language."""
-    _check_choice(split, TASK1_SPLITS, "task 1 split")
-    _check_choice(language, TASK1_LANGUAGES, "task 1 target language")
-    root = Path(root)
-    data = require_dir(root / "multi30k" / "data" / "task1", "the multi30k/dataset repository's data/task1")
-    image_list = data / "image_splits" / f"{split}.txt"
+def _open_split(root: Path, task: int, split: str, language: str) -> tuple[Path, Path, list[Path]]:
+    """Check the split and language names; (the task's data folder, the split's image list, its image paths)."""
+    splits, languages, role, list_name = _TASKS[task]
+    _check_choice(split, splits, f"task {task} split")
+    _check_choice(language, languages, f"task {task} {role} language")
+    data = require_dir(root / "multi30k" / "data" / f"task{task}", f"the multi30k/dataset repository's data/task{task}")
+    image_list = data / "image_splits" / list_name.format(split=split)
     if not image_list.is_file():
-        raise BenchmarkLayoutError(f"missing file {image_list} (task 1 image list of {split})")
-    names, paths = _image_list(root, image_list)
-    why = f"one per image in {image_list.name}; the official file has {OFFICIAL_LINES[split]}"
-    source_file, target_file = text_file(data / "raw" / f"{split}.en"), text_file(data / "raw" / f"{split}.{language}")
-    sources, targets = read_lines(source_file), read_lines(target_file)
-    check_count(source_file, len(sources), len(names), why)
-    check_count(target_file, len(targets), len(names), why)
+        raise BenchmarkLayoutError(f"missing file {image_list} (task {task} image list of {split})")
+    return data, image_list, [image_path(root, split, name) for name in read_lines(image_list)]
+
+
+def _aligned_lines(base: Path, count: int, why: str) -> list[str]:
+    """The lines of `base[.gz]`, which must be one per image of the split."""
+    path = text_file(base)
+    lines = read_lines(path)
+    check_count(path, len(lines), count, why)
+    return lines
+
+
+def _split_dataset(
+    image_list: Path,
+    paths: list[Path],
+    check_image_files: bool,
+    task: str,
+    language: str,
+    split: str,
+    sources: list[str],
+    references: list[list[str]],
+):
+    """One row per listed image (after checking the image files exist, when asked)."""
     if check_image_files:
         check_images(paths, image_list)
     rows = [
         {
             "id": f"{split}/{i}",
             "image": str(path),
-            "task": "translate",
+            "task": task,
             "language": language,
             "split": split,
             "source": source,
-            "references": [target],
+            "references": refs,
         }
-        for i, (path, source, target) in enumerate(zip(paths, sources, targets))
+        for i, (path, source, refs) in enumerate(zip(paths, sources, references))
     ]
     return to_dataset(rows)
 
 
+def task1_available(root: str | Path) -> list[str]:
+    """Task 1 splits whose image list exists (the evaluator's default when no split is named)."""
+    return _available(root, 1)
+
+
+def load_task1(root: str | Path, split: str, language: str, check_image_files: bool = True):
+    """Translation rows (`source` = English, `references` = [target]) of one task-1 split and target language."""
+    root = Path(root)
+    data, image_list, paths = _open_split(root, 1, split, language)
+    why = f"one per image in {image_list.name}; the official file has {OFFICIAL_LINES[split]}"
+    sources = _aligned_lines(data / "raw" / f"{split}.en", len(paths), why)
+    targets = _aligned_lines(data / "raw" / f"{split}.{language}", len(paths), why)
+    references = [[target] for target in targets]
+    return _split_dataset(image_list, paths, check_image_files, "translate", language, split, sources, references)
+
+
 def task2_available(root: str | Path) -> list[str]:
-    folder = Path(root) / "multi30k" / "data" / "task2" / "image_splits"
-    return [split for split in TASK2_SPLITS if (folder / f"{split}_images.txt").is_file()]
+    return _available(root, 2)
 
 
 def load_task2(root: str | Path, split: str, language: str, check_image_files: bool = True):
     """Captioning rows with every reference of the image (`<split>.1.<lang>` … `<split>.N.<lang>`, officially 5)."""
-    _check_choice(split, TASK2_SPLITS, "task 2 split")
-    _check_choice(language, TASK2_LANGUAGES, "task 2 caption language")
     root = Path(root)
-    data = require_dir(root / "multi30k" / "data" / "task2", "the multi30k/dataset repository's data/task2")
-    image_list = data / "image_splits" / f"{split}_images.txt"
-    if not image_list.is_file():
-        raise BenchmarkLayoutError(f"missing file {image_list} (task 2 image list of {split})")
-    names, paths = _image_list(root, image_list)
+    data, image_list, paths = _open_split(root, 2, split, language)
     raw = data / "raw"
+    why = f"one caption per image in {image_list.name}"
     streams, n = [], 1
     while any((raw / f"{split}.{n}.{language}{ext}").is_file() for ext in (".gz", "")):
-        path = text_file(raw / f"{split}.{n}.{language}")
-        lines = read_lines(path)
-        check_count(path, len(lines), len(names), f"one caption per image in {image_list.name}")
-        streams.append(lines)
+        streams.append(_aligned_lines(raw / f"{split}.{n}.{language}", len(paths), why))
         n += 1
     if not streams:
         raise BenchmarkLayoutError(f"missing file {raw / f'{split}.1.{language}'}.gz (task 2 captions 1..5)")
@@ -132,21 +155,9 @@ def load_task2(root: str | Path, split: str, language: str, check_image_files: b
             f"task 2 caption files of {split}.{language} must be numbered 1..N without gaps; "
             f"found {sorted(numbered, key=int)} but {split}.{len(streams) + 1}.{language} is missing"
         )
-    if check_image_files:
-        check_images(paths, image_list)
-    rows = [
-        {
-            "id": f"{split}/{i}",
-            "image": str(path),
-            "task": "caption",
-            "language": language,
-            "split": split,
-            "source": "",
-            "references": [stream[i] for stream in streams],
-        }
-        for i, path in enumerate(paths)
-    ]
-    return to_dataset(rows)
+    references = [list(captions) for captions in zip(*streams)]
+    sources = [""] * len(paths)
+    return _split_dataset(image_list, paths, check_image_files, "caption", language, split, sources, references)
 
 
 def mscoco_test_images(root: str | Path) -> frozenset[str]:

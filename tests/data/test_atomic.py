@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from dataset_builder.atomic import atomic_path, write_text_atomic
+from dataset_builder.atomic import atomic_folder, atomic_path, write_text_atomic
 
 
 @pytest.fixture
@@ -62,3 +62,64 @@ def test_failed_folder_write_leaves_nothing(tmp_path):
         (tmp / "config.json").write_text("{}")
         raise RuntimeError("crashed mid-save")
     assert list(tmp_path.iterdir()) == []
+
+
+def _tree(folder) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_atomic_folder_swaps_a_full_folder_whole(tmp_path, umask_022):
+    target = tmp_path / "model"
+    with atomic_folder(target) as staging:
+        assert staging.is_dir() and staging.parent == tmp_path and staging.name.startswith(".")
+        (staging / "sub").mkdir()
+        (staging / "sub" / "a.txt").write_text("old a")
+        (staging / "stale.txt").write_text("only in the old one")
+    with atomic_folder(target) as staging:
+        assert list(staging.iterdir()) == []  # the new folder starts empty, it is never merged into the old
+        (staging / "sub").mkdir()
+        (staging / "sub" / "a.txt").write_text("new a")
+    assert _tree(target) == {"sub/a.txt": "new a"}
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # neither the staging nor the retired folder is left
+    assert _mode(target) == 0o755
+
+
+def test_atomic_folder_failure_keeps_the_previous_folder_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "best-model"
+    with atomic_folder(target) as staging:
+        (staging / "config.json").write_text("{}")
+    with pytest.raises(RuntimeError, match="crashed mid-copy"), atomic_folder(target) as staging:
+        (staging / "config.json").write_text('{"half": true}')
+        (staging / "weights").mkdir()
+        raise RuntimeError("crashed mid-copy")
+    assert _tree(target) == {"config.json": "{}"}
+    assert [p.name for p in tmp_path.iterdir()] == ["best-model"]
+
+
+def test_atomic_folder_failing_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
+    target = tmp_path / "space"
+    with atomic_folder(target) as staging:
+        (staging / "app.py").write_text("old")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(src).endswith(".tmp"):  # the new folder cannot be moved into place (e.g. a full disk or a lock)
+            raise OSError("rename refused")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="rename refused"), atomic_folder(target) as staging:
+        (staging / "app.py").write_text("new")
+    assert _tree(target) == {"app.py": "old"}
+    assert [p.name for p in tmp_path.iterdir()] == ["space"]
+
+
+def test_atomic_folder_respects_a_stricter_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        with atomic_folder(tmp_path / "private") as staging:
+            (staging / "inside.txt").write_text("x")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "private") == 0o700
+    assert _mode(tmp_path / "private" / "inside.txt") == 0o600

@@ -53,3 +53,32 @@ def test_train_rejects_bad_config_before_training(tmp_path, capsys):
     assert code == 2
     assert "multiple of the global batch" in capsys.readouterr().err
     assert not (tmp_path / "x" / "final").exists()
+
+
+def test_gate_learning_rate_puts_the_gates_in_groups_of_their_own(tmp_path):
+    """The nano pair's gates start at 0: their own rate must reach the optimizer, and only them."""
+    from trainers.run import train
+
+    common = {
+        "model": "tiny-gemma3", "dataset": "scenes", "image_size": 64, "seen_samples": 16,
+        "per_device_train_batch_size": 8, "max_encoder_length": 48, "max_decoder_length": 40, "use_cpu": True,
+        "save_strategy": "no", "disable_tqdm": True, "learning_rate": 1e-4, "warmup_steps": 0,
+        "lr_scheduler_type": "constant",
+    }  # fmt: skip
+    moved = {}
+    for gate_lr in (None, 0.05):
+        args = FlorenzPretrainConfig(output_dir=str(tmp_path / str(gate_lr)), gate_learning_rate=gate_lr, **common)
+        trainer, _ = train(args)
+        names = {id(p): n for n, p in trainer.model.named_parameters()}
+        groups = [(group["lr"], [names[id(p)] for p in group["params"]]) for group in trainer.optimizer.param_groups]
+        gates = [(lr, n) for lr, members in groups for n in members if n.endswith("_gate")]
+        others = [lr for lr, members in groups for n in members if not n.endswith("_gate")]
+        assert gates and others and set(others) == {1e-4}
+        assert {lr for lr, _ in gates} == {gate_lr or 1e-4}
+        moved[gate_lr] = max(abs(p.item()) for n, p in trainer.model.named_parameters() if n.endswith("_gate"))
+    assert moved[0.05] > 10 * moved[None] > 0  # two steps at 0.05 open the gates far more than at 1e-4
+
+
+def test_gate_learning_rate_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="gate_learning_rate"):
+        FlorenzPretrainConfig(output_dir=str(tmp_path), gate_learning_rate=0.0, use_cpu=True)
