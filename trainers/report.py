@@ -266,7 +266,6 @@ def shape_comparison(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
     sentences = []
     largest = grid[grid.params == grid.params.max()]
     largest = largest[largest.seen_samples == largest.seen_samples.max()]
-    label = f"{largest.preset.iloc[0]} at S={largest.seen_samples.iloc[0]}" if len(largest) else "–"
     unseen = fit.get("unseen_caption", {}).get("compute_law", {})
     if "alpha1" in unseen:
         sentences.append(
@@ -296,18 +295,20 @@ def shape_comparison(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
     if factor.get("beta3") is None and factor.get("beta3_note"):
         sentences.append(f"T: {factor['beta3_note']}.")
     if {"bleu_unseen_prefix", "bleu_unseen_noprefix"} <= set(grid) and len(largest):
-        delta = largest.bleu_unseen_prefix.mean() - largest.bleu_unseen_noprefix.mean()
-        sentences.append(
-            f"For the largest model ({label}, {largest.seed.nunique()} seeds) the language prefix changes "
-            f"unseen-caption BLEU by {delta:+.2f} ({largest.bleu_unseen_noprefix.mean():.2f} → "
-            f"{largest.bleu_unseen_prefix.mean():.2f}, same references)"
-            + (
-                f" and the target-language share from {largest.lang_share_unseen_noprefix.mean():.2f} to "
-                f"{largest.lang_share_unseen_prefix.mean():.2f}."
-                if {"lang_share_unseen_prefix", "lang_share_unseen_noprefix"} <= set(grid)
-                else "."
+        shares = {"lang_share_unseen_prefix", "lang_share_unseen_noprefix"} <= set(grid)
+        for preset, runs in largest.groupby("preset"):  # one sentence per T level of the largest size
+            delta = runs.bleu_unseen_prefix.mean() - runs.bleu_unseen_noprefix.mean()
+            sentences.append(
+                f"For the largest model ({preset} at S={runs.seen_samples.iloc[0]}, {runs.seed.nunique()} seeds) the "
+                f"language prefix changes unseen-caption BLEU by {delta:+.2f} ({runs.bleu_unseen_noprefix.mean():.2f} "
+                f"→ {runs.bleu_unseen_prefix.mean():.2f}, same references)"
+                + (
+                    f" and the target-language share from {runs.lang_share_unseen_noprefix.mean():.2f} to "
+                    f"{runs.lang_share_unseen_prefix.mean():.2f}."
+                    if shares
+                    else "."
+                )
             )
-        )
     if "ce_gap_unseen" in grid and len(grid):
         sentences.append(grounding_summary(grid))
     return " ".join(sentences)

@@ -70,3 +70,18 @@ def test_emergence_table_shows_the_gap_beside_the_generation_metrics():
 def test_emergence_table_without_generation_metrics_says_so():
     grid = _grid({"scenes-l": 0.4}).drop(columns=["bleu_seen_noprefix"])
     assert emergence_table(grid) == "No generation metrics in runs.csv."
+
+
+def test_shape_comparison_gives_the_prefix_effect_per_t_level_of_the_largest_size():
+    """Two T levels share the largest size's parameter count: each gets its own numbers, never their pooled mean."""
+    grid = _grid({"scenes-xs": 0.0, "scenes-l": 0.4})
+    twin = grid[grid.preset == "scenes-l"].assign(preset="scenes-l T=lm6")
+    grid = pd.concat([grid.assign(preset=grid.preset + " T=scratch"), twin], ignore_index=True)
+    is_lm = grid.preset == "scenes-l T=lm6"
+    grid = grid.assign(
+        bleu_unseen_noprefix=is_lm.map({True: 3.0, False: 1.0}),
+        bleu_unseen_prefix=is_lm.map({True: 0.5, False: 0.25}),
+    )
+    text = shape_comparison(grid, {})
+    assert "(scenes-l T=lm6 at S=16384, 2 seeds) the language prefix changes unseen-caption BLEU by -2.50" in text
+    assert "(scenes-l T=scratch at S=16384, 2 seeds) the language prefix changes unseen-caption BLEU by -0.75" in text
