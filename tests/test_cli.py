@@ -104,7 +104,7 @@ def test_experiment_smoke_writes_runs_fit_and_report(tmp_path):
     section = report.split("## Downstream", 1)[1].split("\n## ", 1)[0]
     assert "### XM3600 CIDEr-D" in section and "### CoMMuTE" in section
     coco = next(r for r in downstream["results"] if r["benchmark"] == "coco-karpathy" and r["metric"] == "cider")
-    assert f"| COCO Karpathy test en | " in section and f"| {coco['n']} |" in section
+    assert "| COCO Karpathy test en | " in section and f"| {coco['n']} |" in section
     # The best model is exported with a card whose model-index holds its runs.csv numbers, and the outputs release.
     from huggingface_hub import ModelCard
 
@@ -131,3 +131,17 @@ def test_experiment_unknown_preset():
     result = florenz("experiment", "--preset", "huge", "--out", "/tmp/never-written")
     assert result.returncode == 2 and "quick" in result.stderr
     assert not Path("/tmp/never-written").exists()
+
+
+def test_experiment_lr_sweep_trains_the_grid_at_the_rates_it_picked(tmp_path):
+    from trainers.experiment import chosen_learning_rates
+
+    result = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), "--lr-sweep", timeout=1500)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep = pd.read_csv(tmp_path / "lr_sweep" / "runs.csv")
+    assert sweep.groupby("preset").learning_rate.nunique().to_dict() == {"scenes-s": 2, "scenes-xs": 2}
+    picked = chosen_learning_rates(tmp_path)
+    grid = pd.read_csv(tmp_path / "runs.csv")
+    for preset, rates in grid.groupby("preset").learning_rate:
+        assert rates.tolist() == pytest.approx([picked[preset]] * len(rates)), preset
+    assert "picked = the sweep's choice" in (tmp_path / "report.md").read_text()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
-from datetime import datetime, timezone
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from .export import export_best_model
 from .fit import run_fit
 from .report import GRID_EXPERIMENT as GRID
 from .report import INVOCATIONS, write_report
-from .runs_table import RUNS_CSV
+from .runs_table import RUNS_CSV, read_runs
 from .sweep import run_sweep
 
 
@@ -196,6 +197,41 @@ def run_lr_sweep(plan_name: str, out: str | Path, num_threads: int | None = None
     return table
 
 
+# What picks a size's rate in the sweep: CE on the trained distributions, never the unseen-caption outcome.
+LR_CRITERION = ("ce_seen_caption", "ce_translation")
+
+
+def chosen_learning_rates(out: str | Path) -> dict[str, float]:
+    """Per preset, the swept rate with the lowest mean of `LR_CRITERION` in `out/lr_sweep/runs.csv`."""
+    runs = read_runs(Path(out) / "lr_sweep" / RUNS_CSV)
+    if runs.empty:
+        raise ValueError(f"{Path(out) / 'lr_sweep' / RUNS_CSV} holds no runs; run the sweep first (--lr-sweep)")
+    score = runs[list(LR_CRITERION)].mean(axis=1)
+    means = runs.assign(score=score).groupby(["preset", "learning_rate"]).score.mean().reset_index()
+    best = means.loc[means.groupby("preset").score.idxmin()]
+    return {str(p): float(lr) for p, lr in zip(best.preset, best.learning_rate)}
+
+
+def _check_grid_rates(table: Path, rates: dict[str, float]) -> None:
+    """A folder's grid is trained at one set of rates: refuse to extend a grid trained at others."""
+    runs = read_runs(table)
+    if runs.empty or "experiment" not in runs:
+        return
+    grid = runs[runs.experiment == GRID]
+    other = sorted(
+        {
+            p
+            for p, lr in zip(grid.preset, grid.learning_rate)
+            if p in rates and not math.isclose(lr, rates[p], rel_tol=1e-4)
+        }
+    )
+    if other:
+        raise ValueError(
+            f"{table} already holds grid runs of {other} at other learning rates than the sweep chose ({rates}); "
+            "use a new --out for a grid at the swept rates"
+        )
+
+
 def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = None, lr_sweep: bool = False) -> Path:
     """Run (or resume) the named plan into `out`, after `run_lr_sweep` with `lr_sweep`; returns `out/report.md`.
 
@@ -203,8 +239,12 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
     of the one that trained the grid, and the report lists them all."""
     started = time.perf_counter()
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    rates = None
     if lr_sweep:
         print(f"[experiment] learning-rate sweep: {run_lr_sweep(plan_name, out, num_threads)}", flush=True)
+        rates = chosen_learning_rates(out)
+        print(f"[experiment] grid learning rates chosen by the sweep: {rates}", flush=True)
+        _check_grid_rates(Path(out) / RUNS_CSV, rates)
     plan, out, common = _prepare(plan_name, out, num_threads)
     print(f"[experiment] size × samples grid: {plan.presets} × {plan.samples} × seeds {plan.seeds}", flush=True)
     print(f"[experiment] T levels (LM-pretraining languages): {plan.lm_languages}", flush=True)
@@ -215,6 +255,7 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
         plan.seeds,
         batch_size=plan.batch_size,
         experiment=GRID,
+        preset_learning_rates=rates,
         lm_languages=plan.lm_languages,
         lm_pretraining_steps=plan.lm_pretraining_steps,
         **common,

@@ -315,20 +315,33 @@ def shape_comparison(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
 
 
 def lr_sweep_table(out: Path) -> str:
-    path = out / "lr_sweep" / "runs.csv"
+    """The sweep's CE per (size, rate), the rate the sweep picks (lowest mean of seen-caption and translation CE, never
+    the unseen outcome) and the rate the grid in this folder was trained at."""
+    path = out / "lr_sweep" / RUNS_CSV
     if not path.exists():
         return "No learning-rate sweep in this folder (`florenz experiment --lr-sweep`)."
-    runs = pd.read_csv(path)
+    runs = read_runs(path)
+    grid = read_runs(out / RUNS_CSV)
+    grid = grid[grid.experiment == GRID_EXPERIMENT] if "experiment" in grid else grid
+    used = grid.groupby("preset").learning_rate.agg(lambda rates: sorted(set(rates))).to_dict()
+    runs = runs.assign(criterion=runs[["ce_seen_caption", "ce_translation"]].mean(axis=1))
     lines = [
-        "| preset | S | learning rate | seeds | ce_seen_caption | ce_unseen_caption |",
-        "|---|---|---|---|---|---|",
+        "| preset | S | learning rate | seeds | ce_seen_caption | ce_translation | ce_unseen_caption | picked | grid |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for (preset, seen, lr), frame in runs.groupby(["preset", "seen_samples", "learning_rate"]):
-        lines.append(
-            f"| {preset} | {seen} | {lr:g} | {frame.seed.nunique()} | {frame.ce_seen_caption.mean():.3f} | "
-            f"{frame.ce_unseen_caption.mean():.3f} |"
-        )
-    return "\n".join(lines)
+    for preset, sizes in runs.groupby("preset"):
+        means = sizes.groupby("learning_rate").criterion.mean()
+        for (seen, lr), frame in sizes.groupby(["seen_samples", "learning_rate"]):
+            lines.append(
+                f"| {preset} | {seen} | {lr:g} | {frame.seed.nunique()} | {frame.ce_seen_caption.mean():.3f} | "
+                f"{frame.ce_translation.mean():.3f} | {frame.ce_unseen_caption.mean():.3f} | "
+                f"{'✓' if lr == means.idxmin() else ''} | "
+                f"{'✓' if any(math.isclose(lr, u, rel_tol=1e-4) for u in used.get(preset, [])) else ''} |"
+            )
+    return "\n".join(lines) + (
+        "\n\npicked = the sweep's choice (lowest mean of seen-caption and translation CE); grid = the rate this "
+        "folder's grid was trained at (`--lr-sweep` trains the grid at the picked rates)."
+    )
 
 
 def downstream_section(out: Path) -> str:
@@ -343,8 +356,7 @@ def downstream_section(out: Path) -> str:
     return (
         f"Model `{Path(settings['model']).name}` on the Scenes test splits exported by `florenz data export-benchmarks`,"
         f" decoded with {settings['num_beams']} beam(s), ≤ {settings['max_new_tokens']} new tokens; "
-        f"{payload['wall_seconds'] / 60:.1f} min. Full predictions: `{DOWNSTREAM}/eval/predictions.jsonl`.\n\n"
-        + table
+        f"{payload['wall_seconds'] / 60:.1f} min. Full predictions: `{DOWNSTREAM}/eval/predictions.jsonl`.\n\n" + table
     )
 
 
@@ -355,7 +367,8 @@ def invocations_line(out: Path) -> str:
         return "No invocation times recorded."
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     parts = [
-        f"{r['started']}: {r['wall_seconds'] / 60:.1f} min" + (" (incl. the learning-rate sweep)" if r["lr_sweep"] else "")
+        f"{r['started']}: {r['wall_seconds'] / 60:.1f} min"
+        + (" (incl. the learning-rate sweep)" if r["lr_sweep"] else "")
         for r in records
     ]
     return f"Wall time of the invocations into this folder: {'; '.join(parts)}."

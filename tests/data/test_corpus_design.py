@@ -48,7 +48,9 @@ def test_quick_plan_unseen_captions_are_never_training_targets():
     config = ScenesConfig(**plan.corpus)
     stats = _overlap(config, scenes_plan(config, max(plan.samples), plan.num_eval))
     for lang in UNSEEN:
-        assert stats[lang]["eval_captions"] == 2 * plan.num_eval and stats[lang]["train_targets"] > max(plan.samples) // 10
+        assert (
+            stats[lang]["eval_captions"] == 2 * plan.num_eval and stats[lang]["train_targets"] > max(plan.samples) // 10
+        )
         assert stats[lang]["exact_sentence_overlap"] == 0, lang
     # Control: the seen languages' test captions are trained strings, so the check can fail.
     assert stats["en"]["exact_sentence_overlap"] > 0 and stats["de"]["exact_sentence_overlap"] > 0

@@ -1,0 +1,50 @@
+"""`florenz experiment --lr-sweep`: the grid's rate per size comes from the sweep, chosen without the unseen outcome."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from trainers.experiment import _check_grid_rates, chosen_learning_rates
+from trainers.report import lr_sweep_table
+
+
+def _write(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def _sweep_row(preset, lr, seen_ce, translation_ce, unseen_ce, seed=0):
+    return {"experiment": "lr_sweep", "preset": preset, "seen_samples": 6144, "seed": seed, "learning_rate": lr,
+            "ce_seen_caption": seen_ce, "ce_translation": translation_ce, "ce_unseen_caption": unseen_ce}  # fmt: skip
+
+
+def test_the_sweep_picks_by_trained_distributions_never_by_the_unseen_outcome(tmp_path):
+    rows = [
+        _sweep_row("scenes-xs", 1e-3, 1.5, 1.7, 5.0),  # best unseen CE: must not be picked for it
+        _sweep_row("scenes-xs", 2e-3, 1.2, 1.4, 6.0),
+        _sweep_row("scenes-l", 4e-4, 1.0, 1.0, 6.0),
+        _sweep_row("scenes-l", 8e-4, 0.9, 1.2, 6.0),  # lower seen CE but higher mean with translation
+        _sweep_row("scenes-l", 4e-4, 1.0, 1.0, 6.0, seed=1),
+    ]
+    _write(tmp_path / "lr_sweep" / "runs.csv", rows)
+    assert chosen_learning_rates(tmp_path) == {"scenes-xs": 2e-3, "scenes-l": 4e-4}
+    _write(tmp_path / "runs.csv", [{"experiment": "grid", "preset": "scenes-xs", "learning_rate": 1e-3}])
+    table = lr_sweep_table(tmp_path)
+    assert "| scenes-xs | 6144 | 0.002 | 1 | 1.200 | 1.400 | 6.000 | ✓ |  |" in table
+    assert "| scenes-xs | 6144 | 0.001 | 1 | 1.500 | 1.700 | 5.000 |  | ✓ |" in table
+    assert "| scenes-l | 6144 | 0.0004 | 2 | 1.000 | 1.000 | 6.000 | ✓ |  |" in table
+
+
+def test_a_grid_trained_at_other_rates_is_not_extended_at_the_swept_ones(tmp_path):
+    table = tmp_path / "runs.csv"
+    _write(table, [{"experiment": "grid", "preset": "scenes-xs", "learning_rate": 1e-3},
+                   {"experiment": "nano", "preset": "scenes-nano", "learning_rate": 3e-4}])  # fmt: skip
+    _check_grid_rates(table, {"scenes-xs": 1.0000001e-3, "scenes-nano": 1e-2})  # same rate; nano is not the grid
+    with pytest.raises(ValueError, match=r"scenes-xs.*use a new --out"):
+        _check_grid_rates(table, {"scenes-xs": 2e-3})
+
+
+def test_no_sweep_means_no_choice(tmp_path):
+    with pytest.raises(ValueError, match="run the sweep first"):
+        chosen_learning_rates(tmp_path)
