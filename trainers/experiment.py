@@ -94,6 +94,7 @@ PLANS: dict[str, ExperimentPlan] = {
         t_gate_learning_rate=1e-2,
         corpus=_SINGLE_OBJECT_SCENES,
         lr_samples=6144,
+        lr_factors=(1.0, 2.0, 4.0),  # the sweep over 0.5/1/2× picked 2× for every size, at the edge (README)
         lm_languages=(0, 6),
         lm_pretraining_steps=200,
         downstream_num_beams=1,
