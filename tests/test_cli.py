@@ -83,6 +83,7 @@ def test_experiment_smoke_writes_runs_fit_and_report(tmp_path):
     runs = (tmp_path / "runs.csv").read_text().splitlines()
     assert len(runs) == 1 + 16  # header + 2 sizes × 2 budgets × 2 seeds × 2 T levels
     table = pd.read_csv(tmp_path / "runs.csv")
+    _assert_grid_at_swept_rates(tmp_path, table)
     assert set(table.tokenizer) == {"scenes"} and set(table.experiment) == {"grid"}
     assert set(table.lm_languages) == {0, 6} and set(table.initial_multilinguality) == {0.0, 1.0}
     assert ((table.lm_pretraining_compute > 0) == (table.lm_languages > 0)).all()
@@ -133,15 +134,39 @@ def test_experiment_unknown_preset():
     assert not Path("/tmp/never-written").exists()
 
 
-def test_experiment_lr_sweep_trains_the_grid_at_the_rates_it_picked(tmp_path):
-    from trainers.experiment import chosen_learning_rates
+def _assert_grid_at_swept_rates(out: Path, table: pd.DataFrame) -> None:
+    """The default experiment sweeps the rate per (size, T level), trains the grid at the picked rates and takes the
+    sweep's runs at those rates over as the grid points they are: retraining one gives the same numbers."""
+    from trainers.experiment import PLANS, _prepare, chosen_learning_rates
+    from trainers.sweep import run_sweep
 
-    result = florenz("experiment", "--preset", "smoke", "--out", str(tmp_path), "--lr-sweep", timeout=1500)
-    assert result.returncode == 0, result.stderr[-3000:]
-    sweep = pd.read_csv(tmp_path / "lr_sweep" / "runs.csv")
-    assert sweep.groupby("preset").learning_rate.nunique().to_dict() == {"scenes-s": 2, "scenes-xs": 2}
-    picked = chosen_learning_rates(tmp_path)
-    grid = pd.read_csv(tmp_path / "runs.csv")
-    for preset, rates in grid.groupby("preset").learning_rate:
-        assert rates.tolist() == pytest.approx([picked[preset]] * len(rates)), preset
-    assert "picked = the sweep's choice" in (tmp_path / "report.md").read_text()
+    sweep = pd.read_csv(out / "lr_sweep" / "runs.csv")
+    assert sweep.groupby(["preset", "lm_languages"]).learning_rate.nunique().to_dict() == {
+        (p, k): 2 for p in ("scenes-s", "scenes-xs") for k in (0, 6)
+    }
+    picked = chosen_learning_rates(out)
+    for (preset, k), rates in table.groupby(["preset", "lm_languages"]).learning_rate:
+        assert rates.tolist() == pytest.approx([picked[preset, k]] * len(rates)), (preset, k)
+    adopted = table[table.adopted_from.notna()]
+    plan = PLANS["smoke"]
+    assert sorted(adopted.run_id) == sorted(f"{p}__S{plan.lr_samples}__seed0" + (f"__lm{k}" if k else "")
+                                            for p in plan.presets for k in plan.lm_languages)  # fmt: skip
+    assert "picked = the sweep's choice" in (out / "report.md").read_text()
+    row = adopted.iloc[0]
+    again = out / "retrained"
+    _, _, common = _prepare("smoke", out, None)
+    run_sweep(again, [row.preset], [plan.lr_samples], (0,), batch_size=plan.batch_size, assets_dir=out,
+              lm_languages=(int(row.lm_languages),), lm_pretraining_steps=plan.lm_pretraining_steps,
+              preset_learning_rates=picked, generate_at=(), **common)  # fmt: skip
+    retrained = pd.read_csv(again / "runs.csv").iloc[0]
+    assert (out / "runs" / row.run_id / "final").is_dir()
+    for column in ("ce_seen_caption", "ce_unseen_caption", "ce_translation", "ce_gap_unseen"):
+        assert retrained[column] == pytest.approx(row[column], rel=1e-6), column
+
+
+def test_experiment_no_lr_sweep_flag():
+    from florenz_cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["experiment", "--out", "x"]).lr_sweep is True
+    assert parser.parse_args(["experiment", "--out", "x", "--no-lr-sweep"]).lr_sweep is False

@@ -367,8 +367,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     experiment.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     experiment.add_argument(
         "--lr-sweep",
-        action="store_true",
-        help="first train each size at the plan's LR-sweep budget with 0.5×/1×/2× its rate (results in the report)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="first train each (size, T level) at the plan's LR-sweep budget with the plan's multiples of its "
+        "rule-of-thumb rate and train the grid at the rate with the lowest seen-caption + translation CE (default; "
+        "--no-lr-sweep: the rule's rates)",
     )
     experiment.set_defaults(func=_experiment)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from dataset_builder.atomic import write_text_atomic
+from dataset_builder.atomic import atomic_folder, write_text_atomic
 from dataset_builder.corpus import ScenesConfig
 from dataset_builder.release import build_scenes_release, ensure_writable
 
@@ -27,7 +28,7 @@ from .export import export_best_model
 from .fit import run_fit
 from .report import GRID_EXPERIMENT as GRID
 from .report import INVOCATIONS, write_report
-from .runs_table import RUNS_CSV, read_runs
+from .runs_table import RUNS_CSV, append_run, completed_run_ids, read_runs, run_id
 from .sweep import run_sweep
 
 
@@ -38,7 +39,8 @@ class ExperimentPlan:
 
     Generation metrics are computed at each grid size's largest budget only (`generation_rows` images per language,
     greedy); CE, grounding, hold-out and disambiguation at every point. `lr_samples` / `lr_factors`: the budget and
-    the multiples of each size's rule-of-thumb rate that `--lr-sweep` trains, so the rate per size is checked on data.
+    the multiples of each size's rule-of-thumb rate that the LR sweep trains at every T level, so the rate per
+    (size, T level) comes from data.
     `lm_languages`: the T levels (languages of the decoder's text-only LM pretraining, `lm_pretraining_steps` steps);
     every grid size is trained at every level, so the factor law's T term is fitted on one comparable grid.
     `t_gate_learning_rate`: the nano pair's rate for its cross-attention gates, which start at 0 and would barely open
@@ -94,7 +96,7 @@ PLANS: dict[str, ExperimentPlan] = {
         t_gate_learning_rate=1e-2,
         corpus=_SINGLE_OBJECT_SCENES,
         lr_samples=6144,
-        lr_factors=(1.0, 2.0, 4.0),  # the sweep over 0.5/1/2× picked 2× for every size, at the edge (README)
+        lr_factors=(2.0, 4.0, 8.0),  # sweeps over 0.5/1/2× and 1/2/4× picked the top factor for every size (README)
         lm_languages=(0, 6),
         lm_pretraining_steps=200,
         downstream_num_beams=1,
@@ -138,6 +140,7 @@ PLANS: dict[str, ExperimentPlan] = {
         vision_pretraining_steps=1000,
         corpus={"image_size": 96},
         lr_samples=65536,
+        lr_factors=(1.0, 2.0, 4.0, 8.0),
         lm_languages=(0, 2, 6),
         lm_pretraining_steps=2000,
     ),
@@ -172,8 +175,8 @@ def _prepare(plan_name: str, out: str | Path, num_threads: int | None) -> tuple[
 
 
 def run_lr_sweep(plan_name: str, out: str | Path, num_threads: int | None = None) -> Path:
-    """Train every grid size at `plan.lr_samples` with `plan.lr_factors` × its rule-of-thumb rate, seed 0, into
-    `out/lr_sweep/runs.csv` (CE only); the report shows the table next to the rates the grid used."""
+    """Train every (size, T level) at `plan.lr_samples` with `plan.lr_factors` × the size's rule-of-thumb rate, seed 0,
+    into `out/lr_sweep/runs.csv` (CE and shuffled-image gaps); the report shows the table next to the grid's rates."""
     from .scenes_presets import learning_rate_for
 
     plan, out, common = _prepare(plan_name, out, num_threads)
@@ -182,38 +185,51 @@ def run_lr_sweep(plan_name: str, out: str | Path, num_threads: int | None = None
     table = out / "lr_sweep" / RUNS_CSV
     for preset in plan.presets:
         rates = sorted({round(learning_rate_for(preset) * f, 8) for f in plan.lr_factors})
-        print(f"[lr-sweep] {preset} at S={plan.lr_samples}: learning rates {rates}", flush=True)
+        print(f"[lr-sweep] {preset} at S={plan.lr_samples}, T levels {plan.lm_languages}: rates {rates}", flush=True)
         run_sweep(
             out / "lr_sweep",
             [preset],
             [plan.lr_samples],
-            (0,),
+            (SWEEP_SEED,),
             batch_size=plan.batch_size,
             learning_rates=rates,
             generate_at=(),
             experiment="lr_sweep",
             assets_dir=out,
+            lm_languages=plan.lm_languages,
+            lm_pretraining_steps=plan.lm_pretraining_steps,
             **common,
         )
     return table
 
 
-# What picks a size's rate in the sweep: CE on the trained distributions, never the unseen-caption outcome.
+# What picks a rate in the sweep: CE on the trained distributions, never the unseen-caption outcome.
 LR_CRITERION = ("ce_seen_caption", "ce_translation")
+SWEEP_SEED = 0
 
 
-def chosen_learning_rates(out: str | Path) -> dict[str, float]:
-    """Per preset, the swept rate with the lowest mean of `LR_CRITERION` in `out/lr_sweep/runs.csv`."""
+def chosen_learning_rates(out: str | Path) -> dict[tuple[str, int], float]:
+    """Per (preset, T level), the swept rate with the lowest mean of `LR_CRITERION` in `out/lr_sweep/runs.csv`.
+
+    Each T level gets its own rate: an LM-pretrained decoder may want another rate than a scratch one, and comparing
+    them at one rate would measure the rate as much as T."""
     runs = read_runs(Path(out) / "lr_sweep" / RUNS_CSV)
     if runs.empty:
         raise ValueError(f"{Path(out) / 'lr_sweep' / RUNS_CSV} holds no runs; run the sweep first (--lr-sweep)")
-    score = runs[list(LR_CRITERION)].mean(axis=1)
-    means = runs.assign(score=score).groupby(["preset", "learning_rate"]).score.mean().reset_index()
-    best = means.loc[means.groupby("preset").score.idxmin()]
-    return {str(p): float(lr) for p, lr in zip(best.preset, best.learning_rate)}
+    runs = runs.assign(lm_languages=_t_levels(runs), score=runs[list(LR_CRITERION)].mean(axis=1))
+    means = runs.groupby(["preset", "lm_languages", "learning_rate"]).score.mean().reset_index()
+    best = means.loc[means.groupby(["preset", "lm_languages"]).score.idxmin()]
+    return {(str(p), int(k)): float(lr) for p, k, lr in zip(best.preset, best.lm_languages, best.learning_rate)}
 
 
-def _check_grid_rates(table: Path, rates: dict[str, float]) -> None:
+def _t_levels(runs: pd.DataFrame) -> pd.Series:
+    """The T level of each row (tables written before T levels existed hold scratch decoders only)."""
+    if "lm_languages" not in runs:
+        return pd.Series(0, index=runs.index)
+    return runs["lm_languages"].fillna(0).astype(int)
+
+
+def _check_grid_rates(table: Path, rates: dict[tuple[str, int], float]) -> None:
     """A folder's grid is trained at one set of rates: refuse to extend a grid trained at others."""
     runs = read_runs(table)
     if runs.empty or "experiment" not in runs:
@@ -221,20 +237,49 @@ def _check_grid_rates(table: Path, rates: dict[str, float]) -> None:
     grid = runs[runs.experiment == GRID]
     other = sorted(
         {
-            p
-            for p, lr in zip(grid.preset, grid.learning_rate)
-            if p in rates and not math.isclose(lr, rates[p], rel_tol=1e-4)
+            (p, k)
+            for p, k, lr in zip(grid.preset, _t_levels(grid), grid.learning_rate)
+            if (p, k) in rates and not math.isclose(lr, rates[p, k], rel_tol=1e-4)
         }
     )
     if other:
         raise ValueError(
-            f"{table} already holds grid runs of {other} at other learning rates than the sweep chose ({rates}); "
-            "use a new --out for a grid at the swept rates"
+            f"{table} already holds grid runs of (preset, T level) {other} at other learning rates than the sweep "
+            f"chose ({rates}); use a new --out for a grid at the swept rates"
         )
 
 
-def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = None, lr_sweep: bool = False) -> Path:
-    """Run (or resume) the named plan into `out`, after `run_lr_sweep` with `lr_sweep`; returns `out/report.md`.
+def _adopt_sweep_runs(plan: ExperimentPlan, out: Path, rates: dict[tuple[str, int], float]) -> list[str]:
+    """Enter the sweep's runs at the chosen rates as the grid's runs they are, instead of training them twice.
+
+    A sweep run at budget `lr_samples`, seed `SWEEP_SEED` and the rate the grid uses is the same training (same data,
+    schedule, seed, assets) and the same evaluation as that grid point, provided the grid gives the point no full
+    evaluation (it is not the largest budget). Its row is copied with the grid's run_id and its model folder with it.
+    """
+    if plan.lr_samples not in plan.samples or plan.lr_samples == max(plan.samples) or SWEEP_SEED not in plan.seeds:
+        return []
+    sweep = read_runs(out / "lr_sweep" / RUNS_CSV, as_text=True)
+    done = completed_run_ids(out / RUNS_CSV)
+    adopted = []
+    for (preset, k), lr in sorted(rates.items()):
+        source_id = run_id(preset, plan.lr_samples, SWEEP_SEED, lr, k)
+        target_id = run_id(preset, plan.lr_samples, SWEEP_SEED, None, k)
+        rows = sweep[sweep.run_id == source_id]
+        if target_id in done or rows.empty:
+            continue
+        source, target = out / "lr_sweep" / "runs" / source_id, out / "runs" / target_id
+        if source.is_dir():
+            with atomic_folder(target) as staging:
+                shutil.copytree(source, staging, dirs_exist_ok=True)
+        row = {**rows.iloc[0].to_dict(), "run_id": target_id, "experiment": GRID, "adopted_from": f"lr_sweep/{source_id}"}
+        append_run(out / RUNS_CSV, row)
+        adopted.append(target_id)
+    return adopted
+
+
+def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = None, lr_sweep: bool = True) -> Path:
+    """Run (or resume) the named plan into `out`; returns `out/report.md`. With `lr_sweep` (the default) the grid is
+    trained at the rates `run_lr_sweep` picks per (size, T level); without it, at each size's rule-of-thumb rate.
 
     Each invocation's wall time is appended to `out/invocations.jsonl`, so a resumed or extended run keeps the time
     of the one that trained the grid, and the report lists them all."""
@@ -247,6 +292,9 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
         print(f"[experiment] grid learning rates chosen by the sweep: {rates}", flush=True)
         _check_grid_rates(Path(out) / RUNS_CSV, rates)
     plan, out, common = _prepare(plan_name, out, num_threads)
+    if rates:
+        adopted = _adopt_sweep_runs(plan, out, rates)
+        print(f"[experiment] grid runs taken over from the sweep (same training): {adopted}", flush=True)
     print(f"[experiment] size × samples grid: {plan.presets} × {plan.samples} × seeds {plan.seeds}", flush=True)
     print(f"[experiment] T levels (LM-pretraining languages): {plan.lm_languages}", flush=True)
     run_sweep(

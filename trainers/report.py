@@ -315,33 +315,56 @@ def shape_comparison(grid: pd.DataFrame, fit: dict[str, Any]) -> str:
 
 
 def lr_sweep_table(out: Path) -> str:
-    """The sweep's CE per (size, rate), the rate the sweep picks (lowest mean of seen-caption and translation CE, never
-    the unseen outcome) and the rate the grid in this folder was trained at."""
+    """The sweep's CE and shuffled-image gaps per (size, T level, rate), the rate the sweep picks (lowest mean of
+    seen-caption and translation CE, never the unseen outcome) and the rate this folder's grid was trained at: the
+    gaps at every rate show how much grounding depends on the rate, apart from T."""
     path = out / "lr_sweep" / RUNS_CSV
     if not path.exists():
-        return "No learning-rate sweep in this folder (`florenz experiment --lr-sweep`)."
+        return "No learning-rate sweep in this folder (`florenz experiment --no-lr-sweep` skips it)."
     runs = read_runs(path)
     grid = read_runs(out / RUNS_CSV)
     grid = grid[grid.experiment == GRID_EXPERIMENT] if "experiment" in grid else grid
-    used = grid.groupby("preset").learning_rate.agg(lambda rates: sorted(set(rates))).to_dict()
+    runs, grid = (frame.assign(T=_t_level(frame)) for frame in (runs, grid))
+    used = grid.groupby(["preset", "T"]).learning_rate.agg(lambda rates: sorted(set(rates))).to_dict()
     runs = runs.assign(criterion=runs[["ce_seen_caption", "ce_translation"]].mean(axis=1))
+    gaps = [c for c in ("ce_gap_seen", "ce_gap_unseen") if c in runs]
     lines = [
-        "| preset | S | learning rate | seeds | ce_seen_caption | ce_translation | ce_unseen_caption | picked | grid |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| preset | T | S | learning rate | seeds | ce_seen_caption | ce_translation | ce_unseen_caption | "
+        + "".join(f"{c} | " for c in gaps)
+        + "picked | grid |",
+        "|---" * (10 + len(gaps)) + "|",
     ]
-    for preset, sizes in runs.groupby("preset"):
+    for (preset, t), sizes in runs.groupby(["preset", "T"]):
         means = sizes.groupby("learning_rate").criterion.mean()
         for (seen, lr), frame in sizes.groupby(["seen_samples", "learning_rate"]):
             lines.append(
-                f"| {preset} | {seen} | {lr:g} | {frame.seed.nunique()} | {frame.ce_seen_caption.mean():.3f} | "
-                f"{frame.ce_translation.mean():.3f} | {frame.ce_unseen_caption.mean():.3f} | "
-                f"{'✓' if lr == means.idxmin() else ''} | "
-                f"{'✓' if any(math.isclose(lr, u, rel_tol=1e-4) for u in used.get(preset, [])) else ''} |"
+                f"| {preset} | {_t_label(t)} | {seen} | {lr:g} | {frame.seed.nunique()} | "
+                f"{frame.ce_seen_caption.mean():.3f} | {frame.ce_translation.mean():.3f} | "
+                f"{frame.ce_unseen_caption.mean():.3f} | "
+                + "".join(f"{frame[c].mean():.3f} | " for c in gaps)
+                + f"{'✓' if lr == means.idxmin() else ''} | "
+                f"{'✓' if any(math.isclose(lr, u, rel_tol=1e-4) for u in used.get((preset, t), [])) else ''} |"
             )
+    adopted = int(grid["adopted_from"].notna().sum()) if "adopted_from" in grid else 0
     return "\n".join(lines) + (
-        "\n\npicked = the sweep's choice (lowest mean of seen-caption and translation CE); grid = the rate this "
-        "folder's grid was trained at (`--lr-sweep` trains the grid at the picked rates)."
+        "\n\npicked = the sweep's choice per (size, T level): lowest mean of seen-caption and translation CE; grid = "
+        "the rate this folder's grid was trained at (`florenz experiment` trains the grid at the picked rates unless "
+        "`--no-lr-sweep`)."
+        + (
+            f" {adopted} grid runs are the sweep's runs at the picked rate (same budget, seed and training; "
+            "runs.csv `adopted_from`), so their seen-caption and translation CE took part in picking the rate."
+            if adopted
+            else ""
+        )
     )
+
+
+def _t_level(runs: pd.DataFrame) -> pd.Series:
+    return runs["lm_languages"].fillna(0).astype(int) if "lm_languages" in runs else pd.Series(0, index=runs.index)
+
+
+def _t_label(k: int) -> str:
+    return f"lm{k}" if k else "scratch"
 
 
 def downstream_section(out: Path) -> str:
@@ -380,7 +403,7 @@ def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any]) -
     experiment = runs["experiment"] if "experiment" in runs else pd.Series([GRID_EXPERIMENT] * len(runs))
     grid, nano = runs[experiment == GRID_EXPERIMENT], runs[experiment != GRID_EXPERIMENT]
     if "lm_languages" in grid and (grid["lm_languages"] > 0).any():  # T levels get rows of their own in every table
-        label = grid["lm_languages"].map(lambda k: f" T=lm{int(k)}" if k else " T=scratch")
+        label = _t_level(grid).map(lambda k: f" T={_t_label(k)}")
         grid = grid.assign(preset=grid["preset"] + label)
     fit = json.loads((out / "fit" / "fit.json").read_text(encoding="utf-8"))
     plots = [p for p in ("compute_law.png", "params_law.png", "emergence.png") if (out / "fit" / p).exists()]

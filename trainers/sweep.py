@@ -45,7 +45,7 @@ def run_sweep(
     overrides: dict[str, Any] | None = None,
     generate_at: Sequence[int] | None = None,
     learning_rates: Sequence[float] | None = None,
-    preset_learning_rates: Mapping[str, float] | None = None,
+    preset_learning_rates: Mapping[tuple[str, int], float] | None = None,
     experiment: str = "grid",
     assets_dir: str | Path | None = None,
     lm_languages: Sequence[int] = (0,),
@@ -61,7 +61,8 @@ def run_sweep(
     computed for the budgets in `generate_at` (default: the largest of `samples`); CE and the shuffled-image gaps (what
     the fits use) at every budget. `learning_rates` turns the grid into an LR sweep (one run per rate; default:
     the preset's rate). `experiment` labels the rows, so that separate experiments in one table are never pooled.
-    `preset_learning_rates` replaces the rule's rate of the presets it names (e.g. rates chosen by an LR sweep).
+    `preset_learning_rates` replaces the rule's rate of the (preset, T level) pairs it names (e.g. rates chosen by an
+    LR sweep).
     `assets_dir` (default `out`) holds the trained tokenizers and pretrained vision towers, so sweeps can share them.
     `lm_languages`: the T levels, i.e. how many languages each scratch decoder is first pretrained on as a text-only
     LM (`trainers/lm_pretraining.py`, `lm_pretraining_steps` steps); every size is trained at every level.
@@ -109,7 +110,7 @@ def run_sweep(
             "per_device_eval_batch_size": batch_size,
             "learning_rate": lr
             if lr is not None
-            else (preset_learning_rates or {}).get(preset, learning_rate_for(preset)),
+            else (preset_learning_rates or {}).get((preset, k), learning_rate_for(preset)),
             "warmup_steps": max(1, steps // 20),
             "freeze_policy": SCENES_PRESETS[preset]["freeze_policy"],
             "train_vision": not vision_pretraining_steps,

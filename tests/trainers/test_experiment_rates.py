@@ -14,9 +14,10 @@ def _write(path, rows):
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def _sweep_row(preset, lr, seen_ce, translation_ce, unseen_ce, seed=0):
+def _sweep_row(preset, lr, seen_ce, translation_ce, unseen_ce, seed=0, t=0):
     return {"experiment": "lr_sweep", "preset": preset, "seen_samples": 6144, "seed": seed, "learning_rate": lr,
-            "ce_seen_caption": seen_ce, "ce_translation": translation_ce, "ce_unseen_caption": unseen_ce}  # fmt: skip
+            "lm_languages": t, "ce_seen_caption": seen_ce, "ce_translation": translation_ce,
+            "ce_unseen_caption": unseen_ce}  # fmt: skip
 
 
 def test_the_sweep_picks_by_trained_distributions_never_by_the_unseen_outcome(tmp_path):
@@ -26,23 +27,29 @@ def test_the_sweep_picks_by_trained_distributions_never_by_the_unseen_outcome(tm
         _sweep_row("scenes-l", 4e-4, 1.0, 1.0, 6.0),
         _sweep_row("scenes-l", 8e-4, 0.9, 1.2, 6.0),  # lower seen CE but higher mean with translation
         _sweep_row("scenes-l", 4e-4, 1.0, 1.0, 6.0, seed=1),
+        _sweep_row("scenes-l", 4e-4, 1.0, 1.0, 6.0, t=6),  # each T level gets its own rate
+        _sweep_row("scenes-l", 8e-4, 0.8, 0.9, 6.0, t=6),
     ]
     _write(tmp_path / "lr_sweep" / "runs.csv", rows)
-    assert chosen_learning_rates(tmp_path) == {"scenes-xs": 2e-3, "scenes-l": 4e-4}
-    _write(tmp_path / "runs.csv", [{"experiment": "grid", "preset": "scenes-xs", "learning_rate": 1e-3}])
+    picked = {("scenes-xs", 0): 2e-3, ("scenes-l", 0): 4e-4, ("scenes-l", 6): 8e-4}
+    assert chosen_learning_rates(tmp_path) == picked
+    _write(tmp_path / "runs.csv", [{"experiment": "grid", "preset": "scenes-xs", "learning_rate": 1e-3, "lm_languages": 0}])
     table = lr_sweep_table(tmp_path)
-    assert "| scenes-xs | 6144 | 0.002 | 1 | 1.200 | 1.400 | 6.000 | ✓ |  |" in table
-    assert "| scenes-xs | 6144 | 0.001 | 1 | 1.500 | 1.700 | 5.000 |  | ✓ |" in table
-    assert "| scenes-l | 6144 | 0.0004 | 2 | 1.000 | 1.000 | 6.000 | ✓ |  |" in table
+    assert "| scenes-xs | scratch | 6144 | 0.002 | 1 | 1.200 | 1.400 | 6.000 | ✓ |  |" in table
+    assert "| scenes-xs | scratch | 6144 | 0.001 | 1 | 1.500 | 1.700 | 5.000 |  | ✓ |" in table
+    assert "| scenes-l | scratch | 6144 | 0.0004 | 2 | 1.000 | 1.000 | 6.000 | ✓ |  |" in table
+    assert "| scenes-l | lm6 | 6144 | 0.0008 | 1 | 0.800 | 0.900 | 6.000 | ✓ |  |" in table
 
 
 def test_a_grid_trained_at_other_rates_is_not_extended_at_the_swept_ones(tmp_path):
     table = tmp_path / "runs.csv"
-    _write(table, [{"experiment": "grid", "preset": "scenes-xs", "learning_rate": 1e-3},
+    _write(table, [{"experiment": "grid", "preset": "scenes-xs", "learning_rate": 1e-3, "lm_languages": 0},
+                   {"experiment": "grid", "preset": "scenes-xs", "learning_rate": 4e-3, "lm_languages": 6},
                    {"experiment": "nano", "preset": "scenes-nano", "learning_rate": 3e-4}])  # fmt: skip
-    _check_grid_rates(table, {"scenes-xs": 1.0000001e-3, "scenes-nano": 1e-2})  # same rate; nano is not the grid
-    with pytest.raises(ValueError, match=r"scenes-xs.*use a new --out"):
-        _check_grid_rates(table, {"scenes-xs": 2e-3})
+    # Same rates (per T level); nano is not the grid.
+    _check_grid_rates(table, {("scenes-xs", 0): 1.0000001e-3, ("scenes-xs", 6): 4e-3, ("scenes-nano", 0): 1e-2})
+    with pytest.raises(ValueError, match=r"scenes-xs', 6.*use a new --out"):
+        _check_grid_rates(table, {("scenes-xs", 0): 1e-3, ("scenes-xs", 6): 1e-3})
 
 
 def test_no_sweep_means_no_choice(tmp_path):
