@@ -220,10 +220,11 @@ def disambiguation_table(runs: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def nano_table(runs: pd.DataFrame) -> str:
+def nano_table(runs: pd.DataFrame, plan: dict[str, Any]) -> str:
+    """The nano pair's CE, grounding gaps and gate openings (tanh of the cross-attention gates, which start at 0)."""
     if runs.empty:
         return "No nano pair in this plan."
-    columns = [c for c in ("ce_seen_caption", "ce_unseen_caption", "ce_translation", "ce_gap_unseen",
+    columns = [c for c in ("ce_seen_caption", "ce_unseen_caption", "ce_translation", "ce_gap_seen", "ce_gap_unseen",
                            "gate_tanh_mean", "gate_tanh_max", "acc_disambiguation") if c in runs]  # fmt: skip
     lines = [
         "| preset | init | tokenizer | S | seeds | " + " | ".join(columns) + " |",
@@ -235,7 +236,18 @@ def nano_table(runs: pd.DataFrame) -> str:
             f"| {preset} | {frame.decoder_init.iloc[0]} | {frame.get('tokenizer', pd.Series(['?'])).iloc[0]} | "
             f"{seen} | {frame.seed.nunique()} | {cells} |"
         )
-    return "\n".join(lines)
+    rates = ", ".join(f"{lr:g}" for lr in sorted(set(runs.learning_rate)))
+    gates = "gate_learning_rate" in runs and runs.gate_learning_rate.notna().any()
+    gate_rates = (
+        ", ".join(f"{lr:g}" for lr in sorted(set(runs.gate_learning_rate.dropna())))
+        if gates
+        else "not recorded in runs.csv"
+    )
+    return "\n".join(lines) + (
+        f"\n\nBoth members: learning rate {rates}, gate learning rate {gate_rates}, "
+        f"batch {plan.get('t_batch_size')}, {plan.get('t_num_eval') or plan.get('num_eval')} rows per eval set; "
+        f"seeds = n. gate_tanh_* = |tanh(gate)| over the decoder's cross-attention gates (0 = image path closed)."
+    )
 
 
 def grounding_summary(grid: pd.DataFrame) -> str:
@@ -324,7 +336,7 @@ def lr_sweep_table(out: Path) -> str:
     runs = read_runs(path)
     grid = read_runs(out / RUNS_CSV)
     grid = grid[grid.experiment == GRID_EXPERIMENT] if "experiment" in grid else grid
-    runs, grid = (frame.assign(T=_t_level(frame)) for frame in (runs, grid))
+    runs, grid = (frame.copy().assign(T=_t_level(frame)) for frame in (runs, grid))
     used = grid.groupby(["preset", "T"]).learning_rate.agg(lambda rates: sorted(set(rates))).to_dict()
     runs = runs.assign(criterion=runs[["ce_seen_caption", "ce_translation"]].mean(axis=1))
     gaps = [c for c in ("ce_gap_seen", "ce_gap_unseen") if c in runs]
@@ -452,7 +464,7 @@ def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any]) -
             "## Scenes-CoMMuTE: contrastive accuracy (text-only scorers get exactly 0.5 by construction)",
             disambiguation_table(grid),
             "## Nano pair: real Gemma-3 decoder vs its scratch twin (separate experiment, CE per Gemma token)",
-            nano_table(nano),
+            nano_table(nano, plan),
             "## Downstream: the best model on Scenes exports in the official benchmark layouts",
             downstream_section(out),
             "## Learning rate per size",

@@ -144,6 +144,7 @@ def run_sweep(
         gates = [torch.tanh(p.detach()).abs().item() for n, p in model.named_parameters() if n.endswith("_gate")]
         if gates:  # gated cross-attention (Gemma decoders): how far the image path has opened
             metrics.update({"gate_tanh_mean": sum(gates) / len(gates), "gate_tanh_max": max(gates)})
+            metrics["gate_learning_rate"] = args.gate_learning_rate or args.learning_rate
         compute = training_compute(seen, flops, params, trainable)
         vision_compute = pretraining_compute(model, image_size, vision_pretraining_steps)
         if k:
