@@ -8,6 +8,7 @@ ones, and the fit and report are recomputed from the files.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import shutil
@@ -28,7 +29,7 @@ from .export import export_best_model
 from .fit import run_fit
 from .report import GRID_EXPERIMENT as GRID
 from .report import INVOCATIONS, write_report
-from .runs_table import RUNS_CSV, append_run, completed_run_ids, read_runs, run_id
+from .runs_table import RUNS_CSV, append_run, completed_run_ids, lr_sweep_score, read_runs, run_id
 from .sweep import run_sweep
 
 
@@ -38,9 +39,9 @@ class ExperimentPlan:
     scratch twin) as a separate experiment that is never pooled with the grid (other tokenizer, other model family).
 
     Generation metrics are computed at each grid size's largest budget only (`generation_rows` images per language,
-    greedy); CE, grounding, hold-out and disambiguation at every point. `lr_samples` / `lr_factors`: the budget and
-    the multiples of each size's rule-of-thumb rate that the LR sweep trains at every T level, so the rate per
-    (size, T level) comes from data.
+    greedy); CE, grounding, hold-out and disambiguation at every point. `lr_samples` / `lr_factors` /
+    `lr_max_rates`: the budget, the first multiples of each size's rule-of-thumb rate and the most rates the LR sweep
+    tries per (size, T level) to bracket the best one, so the rate per (size, T level) comes from data.
     `lm_languages`: the T levels (languages of the decoder's text-only LM pretraining, `lm_pretraining_steps` steps);
     every grid size is trained at every level, so the factor law's T term is fitted on one comparable grid.
     `t_gate_learning_rate`: the nano pair's rate for its cross-attention gates, which start at 0 and would barely open
@@ -66,7 +67,8 @@ class ExperimentPlan:
     vision_pretraining_steps: int = 300
     corpus: dict[str, Any] = field(default_factory=dict)
     lr_samples: int = 0
-    lr_factors: tuple[float, ...] = (0.5, 1.0, 2.0)
+    lr_factors: tuple[float, ...] = (1.0, 2.0)
+    lr_max_rates: int = 4
     lm_languages: tuple[int, ...] = (0,)
     lm_pretraining_steps: int = 0
     t_gate_learning_rate: float | None = None
@@ -96,7 +98,8 @@ PLANS: dict[str, ExperimentPlan] = {
         t_gate_learning_rate=5e-2,  # at 1e-2 the gates reached tanh 0.06–0.07 in the 16 steps; 5e-2: 0.18 (README)
         corpus=_SINGLE_OBJECT_SCENES,
         lr_samples=6144,
-        lr_factors=(2.0, 4.0, 8.0),  # sweeps over 0.5/1/2× and 1/2/4× picked the top factor for every size (README)
+        lr_factors=(2.0, 4.0),  # fixed sweeps over 0.5/1/2× and 1/2/4× picked the top factor for every size (README)
+        lr_max_rates=3,  # the hour's budget: one step past an edge
         lm_languages=(0, 6),
         lm_pretraining_steps=200,
         downstream_num_beams=1,
@@ -117,6 +120,7 @@ PLANS: dict[str, ExperimentPlan] = {
         corpus={**_SINGLE_OBJECT_SCENES, "image_size": 64},
         lr_samples=64,
         lr_factors=(0.5, 2.0),
+        lr_max_rates=3,
         lm_languages=(0, 6),
         lm_pretraining_steps=2,
         downstream_num_beams=1,
@@ -140,7 +144,8 @@ PLANS: dict[str, ExperimentPlan] = {
         vision_pretraining_steps=1000,
         corpus={"image_size": 96},
         lr_samples=65536,
-        lr_factors=(1.0, 2.0, 4.0, 8.0),
+        lr_factors=(1.0, 2.0, 4.0),
+        lr_max_rates=6,
         lm_languages=(0, 2, 6),
         lm_pretraining_steps=2000,
     ),
@@ -175,48 +180,60 @@ def _prepare(plan_name: str, out: str | Path, num_threads: int | None) -> tuple[
 
 
 def run_lr_sweep(plan_name: str, out: str | Path, num_threads: int | None = None) -> Path:
-    """Train every (size, T level) at `plan.lr_samples` with `plan.lr_factors` × the size's rule-of-thumb rate, seed 0,
-    into `out/lr_sweep/runs.csv` (CE and shuffled-image gaps); the report shows the table next to the grid's rates."""
+    """Bracket the best rate of every (size, T level) at `plan.lr_samples`, seed `SWEEP_SEED`, into
+    `out/lr_sweep/runs.csv` (CE and shuffled-image gaps); the report shows the table next to the grid's rates.
+
+    The sweep starts at `plan.lr_factors` × the size's rule-of-thumb rate; while the best rate (`lr_sweep_score`) is
+    the smallest or largest tried, it tries the next one beyond it (×/÷ `LR_STEP`), up to `plan.lr_max_rates` rates,
+    so the pick is a bracketed minimum rather than the edge of a fixed range (the report marks a pick left at an edge).
+    """
     from .scenes_presets import learning_rate_for
 
     plan, out, common = _prepare(plan_name, out, num_threads)
     if not plan.lr_samples:
         raise ValueError(f"plan {plan_name!r} has no learning-rate sweep budget (lr_samples)")
     table = out / "lr_sweep" / RUNS_CSV
-    for preset in plan.presets:
-        rates = sorted({round(learning_rate_for(preset) * f, 8) for f in plan.lr_factors})
-        print(f"[lr-sweep] {preset} at S={plan.lr_samples}, T levels {plan.lm_languages}: rates {rates}", flush=True)
-        run_sweep(
-            out / "lr_sweep",
-            [preset],
-            [plan.lr_samples],
-            (SWEEP_SEED,),
-            batch_size=plan.batch_size,
-            learning_rates=rates,
-            generate_at=(),
-            experiment="lr_sweep",
-            assets_dir=out,
-            lm_languages=plan.lm_languages,
-            lm_pretraining_steps=plan.lm_pretraining_steps,
-            **common,
-        )
+    for preset, k in itertools.product(plan.presets, plan.lm_languages):
+        factors = sorted(plan.lr_factors)
+        while True:
+            rates = [round(learning_rate_for(preset) * f, 8) for f in factors]
+            print(f"[lr-sweep] {preset} T={k} at S={plan.lr_samples}: rates {rates}", flush=True)
+            run_sweep(
+                out / "lr_sweep",
+                [preset],
+                [plan.lr_samples],
+                (SWEEP_SEED,),
+                batch_size=plan.batch_size,
+                learning_rates=rates,
+                generate_at=(),
+                experiment="lr_sweep",
+                assets_dir=out,
+                lm_languages=(k,),
+                lm_pretraining_steps=plan.lm_pretraining_steps,
+                **common,
+            )
+            best = chosen_learning_rates(out)[preset, k]
+            if len(factors) >= plan.lr_max_rates or not (math.isclose(best, rates[0]) or math.isclose(best, rates[-1])):
+                break
+            factors = (
+                [factors[0] / LR_STEP, *factors] if math.isclose(best, rates[0]) else [*factors, factors[-1] * LR_STEP]
+            )
     return table
 
 
-# What picks a rate in the sweep: CE on the trained distributions, never the unseen-caption outcome.
-LR_CRITERION = ("ce_seen_caption", "ce_translation")
 SWEEP_SEED = 0
+LR_STEP = 2.0  # the ratio between neighbouring rates when the sweep extends its range
 
 
 def chosen_learning_rates(out: str | Path) -> dict[tuple[str, int], float]:
-    """Per (preset, T level), the swept rate with the lowest mean of `LR_CRITERION` in `out/lr_sweep/runs.csv`.
+    """Per (preset, T level), the swept rate with the lowest `lr_sweep_score` in `out/lr_sweep/runs.csv`.
 
     Each T level gets its own rate: an LM-pretrained decoder may want another rate than a scratch one, and comparing
     them at one rate would measure the rate as much as T."""
     runs = read_runs(Path(out) / "lr_sweep" / RUNS_CSV)
     if runs.empty:
         raise ValueError(f"{Path(out) / 'lr_sweep' / RUNS_CSV} holds no runs; run the sweep first (--lr-sweep)")
-    runs = runs.assign(lm_languages=_t_levels(runs), score=runs[list(LR_CRITERION)].mean(axis=1))
+    runs = runs.assign(lm_languages=_t_levels(runs), score=lr_sweep_score(runs))
     means = runs.groupby(["preset", "lm_languages", "learning_rate"]).score.mean().reset_index()
     best = means.loc[means.groupby(["preset", "lm_languages"]).score.idxmin()]
     return {(str(p), int(k)): float(lr) for p, k, lr in zip(best.preset, best.lm_languages, best.learning_rate)}
@@ -271,7 +288,12 @@ def _adopt_sweep_runs(plan: ExperimentPlan, out: Path, rates: dict[tuple[str, in
         if source.is_dir():
             with atomic_folder(target) as staging:
                 shutil.copytree(source, staging, dirs_exist_ok=True)
-        row = {**rows.iloc[0].to_dict(), "run_id": target_id, "experiment": GRID, "adopted_from": f"lr_sweep/{source_id}"}
+        row = {
+            **rows.iloc[0].to_dict(),
+            "run_id": target_id,
+            "experiment": GRID,
+            "adopted_from": f"lr_sweep/{source_id}",
+        }
         append_run(out / RUNS_CSV, row)
         adopted.append(target_id)
     return adopted

@@ -17,7 +17,7 @@ import pandas as pd
 from dataset_builder.atomic import write_text_atomic
 
 from .benchmark_eval import DOWNSTREAM, downstream_table
-from .runs_table import CE_GROUPS, RUNS_CSV, read_runs
+from .runs_table import CE_GROUPS, RUNS_CSV, lr_sweep_score, read_runs
 
 # Compute-law exponents of the Florenz paper (v1, Table 2; log10 space).
 PAPER_ALPHA1 = {"unseen_caption": -0.15, "translation": -0.18, "seen_caption": -0.15}
@@ -337,8 +337,12 @@ def lr_sweep_table(out: Path) -> str:
     grid = read_runs(out / RUNS_CSV)
     grid = grid[grid.experiment == GRID_EXPERIMENT] if "experiment" in grid else grid
     runs, grid = (frame.copy().assign(T=_t_level(frame)) for frame in (runs, grid))
-    used = grid.groupby(["preset", "T"]).learning_rate.agg(lambda rates: sorted(set(rates))).to_dict()
-    runs = runs.assign(criterion=runs[["ce_seen_caption", "ce_translation"]].mean(axis=1))
+    used = (  # no grid yet: nothing is marked
+        grid.groupby(["preset", "T"]).learning_rate.agg(lambda rates: sorted(set(rates))).to_dict()
+        if "learning_rate" in grid
+        else {}
+    )
+    runs = runs.assign(criterion=lr_sweep_score(runs))
     gaps = [c for c in ("ce_gap_seen", "ce_gap_unseen") if c in runs]
     lines = [
         "| preset | T | S | learning rate | seeds | ce_seen_caption | ce_translation | ce_unseen_caption | "
@@ -346,8 +350,11 @@ def lr_sweep_table(out: Path) -> str:
         + "picked | grid |",
         "|---" * (10 + len(gaps)) + "|",
     ]
+    edges = []
     for (preset, t), sizes in runs.groupby(["preset", "T"]):
         means = sizes.groupby("learning_rate").criterion.mean()
+        if means.idxmin() in (means.index.min(), means.index.max()):
+            edges.append(f"{preset} T={_t_label(t)}")
         for (seen, lr), frame in sizes.groupby(["seen_samples", "learning_rate"]):
             lines.append(
                 f"| {preset} | {_t_label(t)} | {seen} | {lr:g} | {frame.seed.nunique()} | "
@@ -361,7 +368,13 @@ def lr_sweep_table(out: Path) -> str:
     return "\n".join(lines) + (
         "\n\npicked = the sweep's choice per (size, T level): lowest mean of seen-caption and translation CE; grid = "
         "the rate this folder's grid was trained at (`florenz experiment` trains the grid at the picked rates unless "
-        "`--no-lr-sweep`)."
+        "`--no-lr-sweep`). The sweep extends its range past a best rate at an edge until the best is bracketed or it "
+        "has tried the plan's most rates"
+        + (
+            f"; picked at an edge of the tried range (the optimum may lie beyond): {', '.join(edges)}."
+            if edges
+            else "."
+        )
         + (
             f" {adopted} grid runs are the sweep's runs at the picked rate (same budget, seed and training; "
             "runs.csv `adopted_from`), so their seen-caption and translation CE took part in picking the rate."

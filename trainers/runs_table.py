@@ -7,6 +7,7 @@ columns are the union of all rows' keys, required columns first.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -77,3 +78,12 @@ def append_run(path: str | os.PathLike, row: dict[str, object]) -> None:
 
 def completed_run_ids(path: str | os.PathLike) -> set[str]:
     return set(read_runs(path, as_text=True)["run_id"])
+
+
+# What picks a rate in a learning-rate sweep: CE on the trained distributions, never the unseen-caption outcome.
+LR_CRITERION = ("ce_seen_caption", "ce_translation")
+
+
+def lr_sweep_score(runs: pd.DataFrame) -> pd.Series:
+    """The mean of `LR_CRITERION` per row; a diverged run (NaN CE) scores +inf, the worst, rather than missing."""
+    return runs[list(LR_CRITERION)].mean(axis=1, skipna=False).fillna(math.inf)
