@@ -62,6 +62,7 @@ class ExperimentPlan:
     generation_rows: int = 100
     t_generation_rows: int = 24  # the nano pair decodes with a 262k-row head: generation there costs minutes on CPU
     t_num_eval: int | None = None  # rows per eval set of the nano pair (None: num_eval); its CE is costly on CPU too
+    t_vision_pretraining_steps: int | None = None  # the nano pair's own (larger) tower (None: vision_pretraining_steps)
     max_encoder_length: int = 48
     max_decoder_length: int = 32
     vision_pretraining_steps: int = 300
@@ -84,7 +85,7 @@ PLANS: dict[str, ExperimentPlan] = {
     "quick": ExperimentPlan(
         description="CPU grid for 2 cores in under an hour",
         presets=("scenes-xs", "scenes-s", "scenes-m", "scenes-l"),
-        samples=(3072, 6144, 12288),
+        samples=(2048, 4096, 8192),
         seeds=(0, 1),
         # Grounding switches on after a number of optimizer steps rather than samples: batches of 16 give the largest
         # size twice the steps of batches of 32 at the same budget (docs/architecture.md has the measured runs).
@@ -93,11 +94,12 @@ PLANS: dict[str, ExperimentPlan] = {
         t_samples=128,
         t_seeds=(0,),
         t_batch_size=8,
-        t_generation_rows=6,
-        t_num_eval=24,
+        t_generation_rows=3,
+        t_num_eval=12,
+        t_vision_pretraining_steps=100,
         t_gate_learning_rate=5e-2,  # at 1e-2 the gates reached tanh 0.06–0.07 in the 16 steps; 5e-2: 0.18 (README)
         corpus=_SINGLE_OBJECT_SCENES,
-        lr_samples=6144,
+        lr_samples=4096,
         lr_factors=(2.0, 4.0),  # fixed sweeps over 0.5/1/2× and 1/2/4× picked the top factor for every size (README)
         lr_max_rates=3,  # the hour's budget: one step past an edge
         lm_languages=(0, 6),
@@ -333,7 +335,12 @@ def run_experiment(plan_name: str, out: str | Path, num_threads: int | None = No
     )
     if plan.t_presets:
         print(f"[experiment] nano pair: {plan.t_presets} at S={plan.t_samples} × seeds {plan.t_seeds}", flush=True)
-        t_common = {**common, "generation_rows": plan.t_generation_rows, "num_eval": plan.t_num_eval or plan.num_eval}
+        t_common = {
+            **common,
+            "generation_rows": plan.t_generation_rows,
+            "num_eval": plan.t_num_eval or plan.num_eval,
+            "vision_pretraining_steps": plan.t_vision_pretraining_steps or plan.vision_pretraining_steps,
+        }
         run_sweep(
             out,
             plan.t_presets,

@@ -213,7 +213,9 @@ def train(
         from .vision_pretraining import load_or_pretrain_vision
 
         tower = vision_tower_name(args.model)
-        cache = Path(tokenizer_dir).parent / "vision" / f"{tower}__seed{args.seed}.safetensors"
+        # Named by its steps too, so a folder re-run with other pretraining never picks up the old tower.
+        name = f"{tower}__seed{args.seed}__steps{args.vision_pretraining_steps}.safetensors"
+        cache = Path(tokenizer_dir).parent / "vision" / name
         load_or_pretrain_vision(model, processor, corpus, args.vision_pretraining_steps, cache)
     if args.lm_pretraining_languages:
         from .lm_pretraining import load_or_pretrain_decoder
@@ -224,7 +226,8 @@ def train(
                 f"lm_pretraining_steps > 0; got decoder_init={decoder_init!r}, steps={args.lm_pretraining_steps}"
             )
         k = args.lm_pretraining_languages
-        cache = Path(tokenizer_dir).parent / "decoder" / f"{args.model}__seed{args.seed}__lm{k}.safetensors"
+        name = f"{args.model}__seed{args.seed}__lm{k}__steps{args.lm_pretraining_steps}.safetensors"
+        cache = Path(tokenizer_dir).parent / "decoder" / name
         load_or_pretrain_decoder(model, processor.tokenizer, corpus, k, args.lm_pretraining_steps, cache)
         decoder_init = f"lm{k}"
     check_lengths(model, args, processor.image_size)
