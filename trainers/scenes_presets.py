@@ -14,9 +14,9 @@ Decoders trained from scratch train everything else (freeze policy "all"); both 
 paper's policy (only cross-attention, gates, their norms and the embeddings learn inside Gemma), so the pair differs
 in the values of the frozen decoder weights only — pretrained or random.
 
-Learning rate per size follows one rule instead of per-point tuning: lr = 1e-3 · (128 / d)^0.75, a width scaling
-that keeps the widest sizes from training too hot at the small sizes' rate (docs/architecture.md lists the
-measurement behind it); the nano pair uses 3e-4.
+The rule lr = 1e-3 · (128 / d)^0.75 (a width scaling that keeps the widest sizes from training too hot at the small
+sizes' rate; docs/architecture.md lists the measurement behind it) is the unit of `florenz experiment`'s learning-rate
+sweep, which picks the grid's rate per (size, T level) from data; the nano pair uses 3e-4.
 """
 
 from __future__ import annotations
