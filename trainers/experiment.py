@@ -29,7 +29,7 @@ from .export import export_best_model
 from .fit import run_fit
 from .report import GRID_EXPERIMENT as GRID
 from .report import INVOCATIONS, write_report
-from .runs_table import RUNS_CSV, append_run, completed_run_ids, lr_sweep_score, read_runs, run_id
+from .runs_table import RUNS_CSV, append_run, completed_run_ids, lr_sweep_score, read_runs, run_id, t_levels
 from .sweep import run_sweep
 
 
@@ -181,6 +181,10 @@ def _prepare(plan_name: str, out: str | Path, num_threads: int | None) -> tuple[
     return plan, out, common
 
 
+SWEEP_SEED = 0
+LR_STEP = 2.0  # the ratio between neighbouring rates when the sweep extends its range
+
+
 def run_lr_sweep(plan_name: str, out: str | Path, num_threads: int | None = None) -> Path:
     """Bracket the best rate of every (size, T level) at `plan.lr_samples`, seed `SWEEP_SEED`, into
     `out/lr_sweep/runs.csv` (CE and shuffled-image gaps); the report shows the table next to the grid's rates.
@@ -215,16 +219,11 @@ def run_lr_sweep(plan_name: str, out: str | Path, num_threads: int | None = None
                 **common,
             )
             best = chosen_learning_rates(out)[preset, k]
-            if len(factors) >= plan.lr_max_rates or not (math.isclose(best, rates[0]) or math.isclose(best, rates[-1])):
+            lowest, highest = math.isclose(best, rates[0]), math.isclose(best, rates[-1])
+            if len(factors) >= plan.lr_max_rates or not (lowest or highest):
                 break
-            factors = (
-                [factors[0] / LR_STEP, *factors] if math.isclose(best, rates[0]) else [*factors, factors[-1] * LR_STEP]
-            )
+            factors = [factors[0] / LR_STEP, *factors] if lowest else [*factors, factors[-1] * LR_STEP]
     return table
-
-
-SWEEP_SEED = 0
-LR_STEP = 2.0  # the ratio between neighbouring rates when the sweep extends its range
 
 
 def chosen_learning_rates(out: str | Path) -> dict[tuple[str, int], float]:
@@ -235,17 +234,10 @@ def chosen_learning_rates(out: str | Path) -> dict[tuple[str, int], float]:
     runs = read_runs(Path(out) / "lr_sweep" / RUNS_CSV)
     if runs.empty:
         raise ValueError(f"{Path(out) / 'lr_sweep' / RUNS_CSV} holds no runs; run the sweep first (--lr-sweep)")
-    runs = runs.assign(lm_languages=_t_levels(runs), score=lr_sweep_score(runs))
+    runs = runs.assign(lm_languages=t_levels(runs), score=lr_sweep_score(runs))
     means = runs.groupby(["preset", "lm_languages", "learning_rate"]).score.mean().reset_index()
     best = means.loc[means.groupby(["preset", "lm_languages"]).score.idxmin()]
     return {(str(p), int(k)): float(lr) for p, k, lr in zip(best.preset, best.lm_languages, best.learning_rate)}
-
-
-def _t_levels(runs: pd.DataFrame) -> pd.Series:
-    """The T level of each row (tables written before T levels existed hold scratch decoders only)."""
-    if "lm_languages" not in runs:
-        return pd.Series(0, index=runs.index)
-    return runs["lm_languages"].fillna(0).astype(int)
 
 
 def _check_grid_rates(table: Path, rates: dict[tuple[str, int], float]) -> None:
@@ -257,7 +249,7 @@ def _check_grid_rates(table: Path, rates: dict[tuple[str, int], float]) -> None:
     other = sorted(
         {
             (p, k)
-            for p, k, lr in zip(grid.preset, _t_levels(grid), grid.learning_rate)
+            for p, k, lr in zip(grid.preset, t_levels(grid), grid.learning_rate)
             if (p, k) in rates and not math.isclose(lr, rates[p, k], rel_tol=1e-4)
         }
     )

@@ -17,7 +17,7 @@ import pandas as pd
 from dataset_builder.atomic import write_text_atomic
 
 from .benchmark_eval import DOWNSTREAM, downstream_table
-from .runs_table import CE_GROUPS, RUNS_CSV, lr_sweep_score, read_runs
+from .runs_table import CE_GROUPS, RUNS_CSV, lr_sweep_score, read_runs, t_levels
 
 # Compute-law exponents of the Florenz paper (v1, Table 2; log10 space).
 PAPER_ALPHA1 = {"unseen_caption": -0.15, "translation": -0.18, "seen_caption": -0.15}
@@ -336,7 +336,7 @@ def lr_sweep_table(out: Path) -> str:
     runs = read_runs(path)
     grid = read_runs(out / RUNS_CSV)
     grid = grid[grid.experiment == GRID_EXPERIMENT] if "experiment" in grid else grid
-    runs, grid = (frame.copy().assign(T=_t_level(frame)) for frame in (runs, grid))
+    runs, grid = (frame.copy().assign(T=t_levels(frame)) for frame in (runs, grid))
     used = (  # no grid yet: nothing is marked
         grid.groupby(["preset", "T"]).learning_rate.agg(lambda rates: sorted(set(rates))).to_dict()
         if "learning_rate" in grid
@@ -384,10 +384,6 @@ def lr_sweep_table(out: Path) -> str:
     )
 
 
-def _t_level(runs: pd.DataFrame) -> pd.Series:
-    return runs["lm_languages"].fillna(0).astype(int) if "lm_languages" in runs else pd.Series(0, index=runs.index)
-
-
 def _t_label(k: int) -> str:
     return f"lm{k}" if k else "scratch"
 
@@ -428,7 +424,7 @@ def write_report(out: str | os.PathLike, plan_name: str, plan: dict[str, Any]) -
     experiment = runs["experiment"] if "experiment" in runs else pd.Series([GRID_EXPERIMENT] * len(runs))
     grid, nano = runs[experiment == GRID_EXPERIMENT], runs[experiment != GRID_EXPERIMENT]
     if "lm_languages" in grid and (grid["lm_languages"] > 0).any():  # T levels get rows of their own in every table
-        label = _t_level(grid).map(lambda k: f" T={_t_label(k)}")
+        label = t_levels(grid).map(lambda k: f" T={_t_label(k)}")
         grid = grid.assign(preset=grid["preset"] + label)
     fit = json.loads((out / "fit" / "fit.json").read_text(encoding="utf-8"))
     plots = [p for p in ("compute_law.png", "params_law.png", "emergence.png") if (out / "fit" / p).exists()]

@@ -80,6 +80,13 @@ def completed_run_ids(path: str | os.PathLike) -> set[str]:
     return set(read_runs(path, as_text=True)["run_id"])
 
 
+def t_levels(runs: pd.DataFrame) -> pd.Series:
+    """The T level (`lm_languages`) of each row; tables written before T levels existed hold scratch decoders only."""
+    if "lm_languages" not in runs:
+        return pd.Series(0, index=runs.index)
+    return runs["lm_languages"].fillna(0).astype(int)
+
+
 # What picks a rate in a learning-rate sweep: CE on the trained distributions, never the unseen-caption outcome.
 LR_CRITERION = ("ce_seen_caption", "ce_translation")
 
